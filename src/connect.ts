@@ -1,0 +1,78 @@
+import { Connection } from './connection.js';
+import type { DriverEventSink } from './driver/driver.js';
+import { defaultRegistry, type DriverRegistry } from './driver/registry.js';
+import { VirtError } from './errors.js';
+import { parseUri } from './util/uri.js';
+
+/**
+ * Options of {@link connect}.
+ *
+ * @public
+ */
+export interface ConnectOptions {
+  /** Refuse every mutating call with `OPERATION_DENIED` (libvirt `VIR_CONNECT_RO`). */
+  readOnly?: boolean;
+  /**
+   * Current time in milliseconds, used for creation times and generated names. Give a fixed
+   * clock for deterministic tests.
+   * @defaultValue `Date.now`
+   */
+  clock?: () => number;
+  /** Registry to resolve the scheme in. @defaultValue the process-wide registry */
+  registry?: DriverRegistry;
+  /** Driver-specific settings, passed to the driver's `open()` untouched. */
+  driverOptions?: Record<string, unknown>;
+}
+
+/**
+ * Opens a connection to the driver serving `uri`'s scheme: `test:///default`,
+ * `test:///abs/path/node.xml`, `qemu:///embed?root=/srv/vms`, `qemu:///session`, or a
+ * scheme registered with {@link registerDriver}.
+ *
+ * @example
+ * ```ts
+ * await using conn = await connect('test:///default');
+ * const [domain] = await conn.listDomains();
+ * ```
+ *
+ * @throws `NO_CONNECT` naming the scheme and what was tried when no driver accepts the URI,
+ * `INVALID_ARG` for a malformed URI or options.
+ *
+ * @public
+ */
+export async function connect(uri: string, options: ConnectOptions = {}): Promise<Connection> {
+  const parsed = parseUri(uri);
+  checkConnectOptions(options);
+  let target: Connection | undefined;
+  const pending: ((c: Connection) => void)[] = [];
+  const deliver = (f: (c: Connection) => void): void => {
+    if (target) f(target);
+    else pending.push(f);
+  };
+  const events: DriverEventSink = {
+    domainEvent: (e) => deliver((c) => c.dispatchDomainEvent(e.domain, e.event, e.detail)),
+    jobCompleted: (e) => deliver((c) => c.dispatchJobCompleted(e.domain, e.info)),
+  };
+  const registry = options.registry ?? defaultRegistry();
+  const readOnly = options.readOnly ?? false;
+  const { driver, conn } = await registry.open(parsed, {
+    readOnly,
+    clock: options.clock ?? Date.now,
+    events,
+    driverOptions: options.driverOptions ?? {},
+  });
+  target = new Connection(uri, driver.name, conn, readOnly);
+  for (const f of pending.splice(0)) f(target);
+  return target;
+}
+
+function checkConnectOptions(options: ConnectOptions): void {
+  const known = ['readOnly', 'clock', 'registry', 'driverOptions'];
+  const bad = Object.keys(options).filter((k) => !known.includes(k));
+  if (bad.length > 0) {
+    throw new VirtError('INVALID_ARG', `unsupported flags (${bad.join(', ')}) in function connect`);
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw new VirtError('INVALID_ARG', "invalid argument: invalid value for option 'clock' in function connect");
+  }
+}

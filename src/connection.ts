@@ -1,0 +1,225 @@
+import { EventEmitter } from 'eventemitter3';
+import { ConnectionContext, requireString } from './context.js';
+import { VirtError } from './errors.js';
+import { Domain } from './domain.js';
+import type { DomainIdentity, DriverConnection } from './driver/driver.js';
+import {
+  domainEventCode,
+  domainEventDetailCode,
+  type DomainEventDetail,
+  type DomainEventType,
+  type JobInfo,
+} from './events.js';
+import type { DomainCreateOptions, DomainDefineOptions, ListDomainsOptions } from './options.js';
+
+/**
+ * A domain lifecycle event (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`).
+ *
+ * @public
+ */
+export interface DomainEvent<E extends DomainEventType = DomainEventType> {
+  readonly domain: Domain;
+  /** libvirt's event name, e.g. `STARTED`. */
+  readonly event: E;
+  /** libvirt's detail name, e.g. `FROM_SNAPSHOT`. */
+  readonly detail: DomainEventDetail<E>;
+  /** libvirt's number of `event`. */
+  readonly eventCode: number;
+  /** libvirt's number of `detail`. */
+  readonly detailCode: number;
+}
+
+/**
+ * Completion of an asynchronous domain job such as a backup (`VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`).
+ *
+ * @public
+ */
+export interface JobCompletedEvent {
+  readonly domain: Domain;
+  readonly info: JobInfo;
+}
+
+/**
+ * Events of a {@link Connection}.
+ *
+ * @public
+ */
+export interface ConnectionEvents {
+  'domain-event': [event: DomainEvent];
+  'job-completed': [event: JobCompletedEvent];
+  /** The connection was closed. */
+  close: [];
+}
+
+/**
+ * An open connection to a hypervisor driver, made by {@link connect}.
+ *
+ * @example
+ * ```ts
+ * await using conn = await connect('test:///default');
+ * conn.on('domain-event', (e) => console.log(e.domain.name, e.event, e.detail));
+ * const domain = await conn.lookupDomainByName('test');
+ * ```
+ *
+ * @public
+ */
+export class Connection {
+  /** The URI this connection was opened with. */
+  readonly uri: string;
+  readonly #ctx: ConnectionContext;
+  readonly #emitter = new EventEmitter();
+
+  /** @internal */
+  constructor(uri: string, driverName: string, driver: DriverConnection, readOnly: boolean) {
+    this.uri = uri;
+    this.#ctx = new ConnectionContext(driver, driverName, readOnly);
+  }
+
+  /** Name of the driver serving this connection, e.g. `test` or `qemu`. */
+  get driverName(): string {
+    return this.#ctx.driverName;
+  }
+
+  /** Whether mutating calls are refused (`OPERATION_DENIED`). */
+  get readOnly(): boolean {
+    return this.#ctx.readOnly;
+  }
+
+  /** Whether {@link Connection.close} was called. */
+  get closed(): boolean {
+    return this.#ctx.closed;
+  }
+
+  /** Subscribes to an event. */
+  on<K extends keyof ConnectionEvents>(event: K, listener: (...args: ConnectionEvents[K]) => void): this {
+    this.#emitter.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Subscribes to the next occurrence of an event. */
+  once<K extends keyof ConnectionEvents>(event: K, listener: (...args: ConnectionEvents[K]) => void): this {
+    this.#emitter.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Unsubscribes a listener. */
+  off<K extends keyof ConnectionEvents>(event: K, listener: (...args: ConnectionEvents[K]) => void): this {
+    this.#emitter.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /**
+   * Defines a persistent domain from libvirt domain XML (`virDomainDefineXMLFlags`); an
+   * existing domain with the same name and uuid is updated.
+   *
+   * @throws `XML_ERROR` for malformed XML, `OPERATION_FAILED` when the name or uuid is taken by
+   * another domain, `OPERATION_DENIED` on a read-only connection.
+   */
+  async defineDomain(xml: string, options: DomainDefineOptions = {}): Promise<Domain> {
+    const fn = 'defineDomain';
+    requireString(xml, 'xml', fn);
+    this.#ctx.assertWritable(fn);
+    this.#ctx.checkOptions(options, 'defineDomain', fn);
+    const id = await this.#ctx.call(() => this.#ctx.driver(fn).domains.define(xml, options));
+    return this.#domain(id);
+  }
+
+  /**
+   * Creates and starts a transient domain (`virDomainCreateXML`); it disappears when it stops.
+   *
+   * @throws `XML_ERROR`, `OPERATION_FAILED` (name or uuid taken), `OPERATION_DENIED`.
+   */
+  async createDomain(xml: string, options: DomainCreateOptions = {}): Promise<Domain> {
+    const fn = 'createDomain';
+    requireString(xml, 'xml', fn);
+    this.#ctx.assertWritable(fn);
+    this.#ctx.checkOptions(options, 'createDomain', fn);
+    const id = await this.#ctx.call(() => this.#ctx.driver(fn).domains.create(xml, options));
+    return this.#domain(id);
+  }
+
+  /**
+   * Finds a domain by name.
+   *
+   * @throws `NO_DOMAIN` "no domain with matching name 'X'".
+   */
+  async lookupDomainByName(name: string): Promise<Domain> {
+    const fn = 'lookupDomainByName';
+    requireString(name, 'name', fn);
+    const id = await this.#ctx.call(() => this.#ctx.driver(fn).domains.lookupByName(name));
+    return this.#domain(id);
+  }
+
+  /**
+   * Finds a domain by uuid (any case, with or without dashes).
+   *
+   * @throws `NO_DOMAIN`, or `INVALID_ARG` for a malformed uuid.
+   */
+  async lookupDomainByUuid(uuid: string): Promise<Domain> {
+    const fn = 'lookupDomainByUuid';
+    const normalized = normalizeUuid(requireString(uuid, 'uuid', fn), fn);
+    const id = await this.#ctx.call(() => this.#ctx.driver(fn).domains.lookupByUuid(normalized));
+    return this.#domain(id);
+  }
+
+  /** Lists domains (`virConnectListAllDomains`); order unspecified. */
+  async listDomains(options: ListDomainsOptions = {}): Promise<Domain[]> {
+    const fn = 'listDomains';
+    this.#ctx.checkOptions(options, 'listDomains', fn);
+    const ids = await this.#ctx.call(() => this.#ctx.driver(fn).domains.list(options));
+    return ids.map((id) => this.#domain(id));
+  }
+
+  /**
+   * Closes the connection. Later calls on it or its handles fail with `INVALID_CONN`;
+   * calling close again does nothing.
+   */
+  async close(): Promise<void> {
+    const driver = this.#ctx.detach();
+    if (driver === undefined) return;
+    try {
+      await this.#ctx.call(() => driver.close());
+    } finally {
+      this.#emitter.emit('close');
+      this.#emitter.removeAllListeners();
+    }
+  }
+
+  /** Closes the connection (`await using conn = await connect(…)`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal */
+  dispatchDomainEvent(domain: DomainIdentity, event: DomainEventType, detail: string): void {
+    if (this.closed) return;
+    const payload = {
+      domain: this.#domain(domain),
+      event,
+      detail,
+      eventCode: domainEventCode(event),
+      detailCode: domainEventDetailCode(event, detail as never),
+    } as DomainEvent;
+    this.#emitter.emit('domain-event', payload);
+  }
+
+  /** @internal */
+  dispatchJobCompleted(domain: DomainIdentity, info: JobInfo): void {
+    if (this.closed) return;
+    this.#emitter.emit('job-completed', { domain: this.#domain(domain), info });
+  }
+
+  #domain(id: DomainIdentity): Domain {
+    return new Domain(this, this.#ctx, id);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+function normalizeUuid(uuid: string, fn: string): string {
+  if (!UUID.test(uuid)) {
+    throw new VirtError('INVALID_ARG', `invalid argument: malformed uuid '${uuid}' in ${fn}`);
+  }
+  const hex = uuid.replaceAll('-', '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,93 @@
+import { toVirtError, VirtError } from './errors.js';
+import type { DriverConnection } from './driver/driver.js';
+import { assertOptions, KNOWN_OPTIONS, type LongOperationOptions, type OptionsFunction } from './options.js';
+
+/**
+ * What every handle of one connection shares: the driver connection, its lifecycle and the
+ * checks the core makes before dispatching (libvirt's public-wrapper checks).
+ *
+ * @internal
+ */
+export class ConnectionContext {
+  #driver: DriverConnection | undefined;
+
+  constructor(
+    driver: DriverConnection,
+    readonly driverName: string,
+    readonly readOnly: boolean,
+  ) {
+    this.#driver = driver;
+  }
+
+  get closed(): boolean {
+    return this.#driver === undefined;
+  }
+
+  /** The driver connection; `INVALID_CONN` after close. */
+  driver(fn: string): DriverConnection {
+    if (this.#driver === undefined) {
+      throw new VirtError('INVALID_CONN', `invalid connection pointer in ${fn}: the connection is closed`);
+    }
+    return this.#driver;
+  }
+
+  /** Detaches the driver connection (close happens once). */
+  detach(): DriverConnection | undefined {
+    const d = this.#driver;
+    this.#driver = undefined;
+    return d;
+  }
+
+  /** An optional capability of the driver, or `NO_SUPPORT` like libvirt's missing table entry. */
+  capability<K extends 'snapshots' | 'checkpoints' | 'backups'>(
+    key: K,
+    fn: string,
+  ): NonNullable<DriverConnection[K]> {
+    const ops = this.driver(fn)[key];
+    if (ops === undefined) {
+      throw new VirtError('NO_SUPPORT', `this function is not supported by the connection driver: ${fn}`, {
+        driver: this.driverName,
+      });
+    }
+    return ops as NonNullable<DriverConnection[K]>;
+  }
+
+  /** Refuses mutating calls on a read-only connection. */
+  assertWritable(fn: string): void {
+    if (this.readOnly) {
+      throw new VirtError('OPERATION_DENIED', `operation forbidden: read only access prevents ${fn}`);
+    }
+  }
+
+  /** Checks option keys and value types against the entry point's complete flag set. */
+  checkOptions(options: object | undefined, known: OptionsFunction, fn: string): void {
+    assertOptions(options, KNOWN_OPTIONS[known], fn);
+    const signal = (options as LongOperationOptions | undefined)?.signal;
+    if (signal?.aborted) {
+      throw new VirtError('OPERATION_ABORTED', `operation aborted: ${fn} was cancelled before it started`, {
+        cause: signal.reason,
+      });
+    }
+  }
+
+  /** Runs a driver call, turning anything foreign it throws into a VirtError. */
+  async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw toVirtError(err, this.driverName);
+    }
+  }
+}
+
+/**
+ * Checks that `value` is a non-empty string argument (libvirt's `virCheckNonNullArg`).
+ *
+ * @internal
+ */
+export function requireString(value: unknown, what: string, fn: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new VirtError('INVALID_ARG', `invalid argument: ${what} in ${fn} must be a non-empty string`);
+  }
+  return value;
+}

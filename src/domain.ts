@@ -1,0 +1,340 @@
+import type { BackupDef } from './conf/backup-def.js';
+import { formatBackupXml } from './conf/backup-xml.js';
+import type { CheckpointDef } from './conf/checkpoint-def.js';
+import { formatCheckpointXml } from './conf/checkpoint-xml.js';
+import type { SnapshotDef } from './conf/snapshot-def.js';
+import { formatSnapshotXml } from './conf/snapshot-xml.js';
+import type { Connection } from './connection.js';
+import { requireString, type ConnectionContext } from './context.js';
+import { DomainCheckpoint } from './checkpoint.js';
+import type { DomainIdentity } from './driver/driver.js';
+import { VirtError } from './errors.js';
+import type { DomainStateInfo, JobInfo } from './events.js';
+import {
+  assertExclusive,
+  assertRequires,
+  type BackupBeginOptions,
+  type CheckpointCreateOptions,
+  type CheckpointListOptions,
+  type DomainDestroyOptions,
+  type DomainStartOptions,
+  type DomainUndefineOptions,
+  type DomainXmlOptions,
+  type JobInfoOptions,
+  type SnapshotCreateOptions,
+  type SnapshotListOptions,
+} from './options.js';
+import { DomainSnapshot } from './snapshot.js';
+
+/**
+ * A handle to a domain (virtual machine). Handles are cheap: each call asks the driver, so a
+ * handle whose domain was undefined meanwhile fails with `NO_DOMAIN`.
+ *
+ * @public
+ */
+export class Domain {
+  /** The connection this handle belongs to. */
+  readonly connection: Connection;
+  readonly #ctx: ConnectionContext;
+  readonly #id: DomainIdentity;
+
+  /** @internal */
+  constructor(connection: Connection, ctx: ConnectionContext, id: DomainIdentity) {
+    this.connection = connection;
+    this.#ctx = ctx;
+    this.#id = id;
+  }
+
+  /** The domain's name. */
+  get name(): string {
+    return this.#id.name;
+  }
+
+  /** The domain's uuid (lower case, dashed). */
+  get uuid(): string {
+    return this.#id.uuid;
+  }
+
+  /** @internal */
+  get identity(): DomainIdentity {
+    return this.#id;
+  }
+
+  /** @internal */
+  get context(): ConnectionContext {
+    return this.#ctx;
+  }
+
+  /**
+   * The domain definition in libvirt's XML format.
+   *
+   * @throws `OPERATION_DENIED` for `secure` on a read-only connection, `NO_DOMAIN`.
+   */
+  async getXml(options: DomainXmlOptions = {}): Promise<string> {
+    const fn = 'getXml';
+    this.#ctx.checkOptions(options, 'domainGetXml', fn);
+    if (options.secure) this.#ctx.assertWritable(`${fn} with secure flag`);
+    return this.#call(fn, (d) => d.getXml(this.#id, options));
+  }
+
+  /** Whether the domain has a persistent definition (else it is transient). */
+  async isPersistent(): Promise<boolean> {
+    return this.#call('isPersistent', (d) => d.isPersistent(this.#id));
+  }
+
+  /** Whether the domain is running or paused (has a runtime instance). */
+  async isActive(): Promise<boolean> {
+    const id = await this.#call('isActive', (d) => d.refresh(this.#id));
+    return id.id !== -1;
+  }
+
+  /** The domain state and its reason, e.g. `{ state: 'running', reason: 'FROM_SNAPSHOT' }`. */
+  async getState(): Promise<DomainStateInfo> {
+    return this.#call('getState', (d) => d.getState(this.#id));
+  }
+
+  /**
+   * Starts a defined, inactive domain (`virDomainCreateWithFlags`).
+   *
+   * @throws `OPERATION_INVALID` "domain is already running".
+   */
+  async start(options: DomainStartOptions = {}): Promise<void> {
+    this.#mutating('start', options, 'startDomain');
+    await this.#call('start', (d) => d.start(this.#id, options));
+  }
+
+  /** Asks the guest to shut down. @throws `OPERATION_INVALID` "domain is not running". */
+  async shutdown(): Promise<void> {
+    this.#ctx.assertWritable('shutdown');
+    await this.#call('shutdown', (d) => d.shutdown(this.#id));
+  }
+
+  /** Stops the domain at once. @throws `OPERATION_INVALID` "domain is not running". */
+  async destroy(options: DomainDestroyOptions = {}): Promise<void> {
+    this.#mutating('destroy', options, 'destroyDomain');
+    await this.#call('destroy', (d) => d.destroy(this.#id, options));
+  }
+
+  /** Pauses a running domain. @throws `OPERATION_INVALID` "domain is not running". */
+  async suspend(): Promise<void> {
+    this.#ctx.assertWritable('suspend');
+    await this.#call('suspend', (d) => d.suspend(this.#id));
+  }
+
+  /** Resumes a paused domain. @throws `OPERATION_INVALID` "domain is not paused". */
+  async resume(): Promise<void> {
+    this.#ctx.assertWritable('resume');
+    await this.#call('resume', (d) => d.resume(this.#id));
+  }
+
+  /**
+   * Removes the persistent definition (`virDomainUndefineFlags`). An inactive domain with
+   * snapshots or checkpoints needs `snapshotsMetadata` / `checkpointsMetadata`; an active one
+   * becomes transient and keeps its metadata until it stops.
+   *
+   * @throws `OPERATION_INVALID` "cannot delete inactive domain with N snapshots",
+   * "cannot undefine transient domain".
+   */
+  async undefine(options: DomainUndefineOptions = {}): Promise<void> {
+    this.#mutating('undefine', options, 'undefineDomain');
+    assertExclusive(options, 'nvram', 'keepNvram');
+    assertExclusive(options, 'tpm', 'keepTpm');
+    await this.#call('undefine', (d) => d.undefine(this.#id, options));
+  }
+
+  /**
+   * Takes a snapshot, or with `redefine` restores snapshot metadata
+   * (`virDomainSnapshotCreateXML`). `def` is `<domainsnapshot>` XML or a typed definition;
+   * omitted, libvirt's defaults apply (name = creation time, memory and disks per the driver).
+   * The new snapshot's parent is the current snapshot, and it becomes current.
+   *
+   * @example
+   * ```ts
+   * const s1 = await domain.createSnapshot('<domainsnapshot><name>s1</name></domainsnapshot>');
+   * const s2 = await domain.createSnapshot({ name: 's2', description: 'after upgrade' });
+   * ```
+   *
+   * @throws `OPERATION_FAILED` "domain moment X already exists", `XML_ERROR`,
+   * `INVALID_ARG` for illegal option combinations (`current` without `redefine`, `redefine`
+   * with `noMetadata` or `halt`), `CONFIG_UNSUPPORTED`, `OPERATION_UNSUPPORTED`.
+   */
+  async createSnapshot(def?: string | SnapshotDef, options: SnapshotCreateOptions = {}): Promise<DomainSnapshot> {
+    const fn = 'createSnapshot';
+    const xml = toXml(def, '<domainsnapshot/>', (d) => formatSnapshotXml(d, { secure: true }), fn);
+    this.#mutating(fn, options, 'createSnapshot');
+    assertRequires(options, 'current', 'redefine');
+    assertExclusive(options, 'redefine', 'noMetadata');
+    assertExclusive(options, 'redefine', 'halt');
+    const ops = this.#ctx.capability('snapshots', fn);
+    const name = await this.#ctx.call(() => ops.create(this.#id, xml, options));
+    return new DomainSnapshot(this, name);
+  }
+
+  /**
+   * Lists snapshots (`virDomainListAllSnapshots`); order unspecified unless `topological`.
+   */
+  async listSnapshots(options: SnapshotListOptions = {}): Promise<DomainSnapshot[]> {
+    const fn = 'listSnapshots';
+    this.#ctx.checkOptions(options, 'listSnapshots', fn);
+    const ops = this.#ctx.capability('snapshots', fn);
+    const names = await this.#ctx.call(() => ops.list(this.#id, options));
+    return names.map((n) => new DomainSnapshot(this, n));
+  }
+
+  /**
+   * Finds a snapshot by name.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` "no domain snapshot with matching name 'X'".
+   */
+  async lookupSnapshotByName(name: string): Promise<DomainSnapshot> {
+    const fn = 'lookupSnapshotByName';
+    requireString(name, 'name', fn);
+    const ops = this.#ctx.capability('snapshots', fn);
+    await this.#ctx.call(() => ops.lookup(this.#id, name));
+    return new DomainSnapshot(this, name);
+  }
+
+  /**
+   * The current snapshot: the one the domain was last reverted to or created.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` "the domain does not have a current snapshot".
+   */
+  async currentSnapshot(): Promise<DomainSnapshot> {
+    const fn = 'currentSnapshot';
+    const ops = this.#ctx.capability('snapshots', fn);
+    const name = await this.#ctx.call(() => ops.current(this.#id));
+    return new DomainSnapshot(this, name);
+  }
+
+  /** Whether there is a current snapshot. */
+  async hasCurrentSnapshot(): Promise<boolean> {
+    const fn = 'hasCurrentSnapshot';
+    const ops = this.#ctx.capability('snapshots', fn);
+    return this.#ctx.call(() => ops.hasCurrent(this.#id));
+  }
+
+  /**
+   * Creates a checkpoint, or with `redefine` restores checkpoint metadata
+   * (`virDomainCheckpointCreateXML`). Without `<disks>`, every writable disk gets a bitmap
+   * named after the checkpoint.
+   *
+   * @throws `OPERATION_FAILED` (name taken), `XML_INVALID_SCHEMA`, `CONFIG_UNSUPPORTED`,
+   * `OPERATION_UNSUPPORTED`, `INVALID_ARG` (`redefine` with `quiesce`, `redefineValidate`
+   * without `redefine`).
+   */
+  async createCheckpoint(
+    def?: string | CheckpointDef,
+    options: CheckpointCreateOptions = {},
+  ): Promise<DomainCheckpoint> {
+    const fn = 'createCheckpoint';
+    const xml = toXml(def, '<domaincheckpoint/>', (d) => formatCheckpointXml(d, { secure: true }), fn);
+    this.#mutating(fn, options, 'createCheckpoint');
+    assertExclusive(options, 'redefine', 'quiesce');
+    assertRequires(options, 'redefineValidate', 'redefine');
+    const ops = this.#ctx.capability('checkpoints', fn);
+    const name = await this.#ctx.call(() => ops.create(this.#id, xml, options));
+    return new DomainCheckpoint(this, name);
+  }
+
+  /** Lists checkpoints (`virDomainListAllCheckpoints`); order unspecified unless `topological`. */
+  async listCheckpoints(options: CheckpointListOptions = {}): Promise<DomainCheckpoint[]> {
+    const fn = 'listCheckpoints';
+    this.#ctx.checkOptions(options, 'listCheckpoints', fn);
+    const ops = this.#ctx.capability('checkpoints', fn);
+    const names = await this.#ctx.call(() => ops.list(this.#id, options));
+    return names.map((n) => new DomainCheckpoint(this, n));
+  }
+
+  /**
+   * Finds a checkpoint by name.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT` "no domain checkpoint with matching name 'X'".
+   */
+  async lookupCheckpointByName(name: string): Promise<DomainCheckpoint> {
+    const fn = 'lookupCheckpointByName';
+    requireString(name, 'name', fn);
+    const ops = this.#ctx.capability('checkpoints', fn);
+    await this.#ctx.call(() => ops.lookup(this.#id, name));
+    return new DomainCheckpoint(this, name);
+  }
+
+  /**
+   * Starts a backup job (`virDomainBackupBegin`): push (the job copies to target files and
+   * ends by itself) or pull (an NBD export that stays until {@link Domain.abortJob}).
+   * `checkpoint` creates a checkpoint at the same instant. Completion is reported by the
+   * connection's `job-completed` event.
+   *
+   * @throws `OPERATION_INVALID` "another backup job is already running", `XML_ERROR`,
+   * `CONFIG_UNSUPPORTED`, `NO_DOMAIN_CHECKPOINT` (unknown incremental checkpoint).
+   */
+  async backupBegin(
+    backup: string | BackupDef,
+    checkpoint?: string | CheckpointDef,
+    options: BackupBeginOptions = {},
+  ): Promise<void> {
+    const fn = 'backupBegin';
+    const backupXml = toXml(backup, undefined, (d) => formatBackupXml(d), fn);
+    const checkpointXml =
+      checkpoint === undefined ? undefined : toXml(checkpoint, undefined, (d) => formatCheckpointXml(d), fn);
+    this.#mutating(fn, options, 'backupBegin');
+    const ops = this.#ctx.capability('backups', fn);
+    await this.#ctx.call(() => ops.begin(this.#id, backupXml, checkpointXml, options));
+  }
+
+  /**
+   * The running backup job's XML with every default filled in.
+   *
+   * @throws `NO_DOMAIN_BACKUP` "no domain backup job present".
+   */
+  async backupGetXml(): Promise<string> {
+    const fn = 'backupGetXml';
+    const ops = this.#ctx.capability('backups', fn);
+    return this.#ctx.call(() => ops.getXml(this.#id));
+  }
+
+  /** Progress of the running job, or of the last completed one with `completed`. */
+  async getJobInfo(options: JobInfoOptions = {}): Promise<JobInfo> {
+    const fn = 'getJobInfo';
+    this.#ctx.checkOptions(options, 'getJobInfo', fn);
+    assertRequires(options, 'keepCompleted', 'completed');
+    const ops = this.#ctx.capability('backups', fn);
+    return this.#ctx.call(() => ops.getJobInfo(this.#id, options));
+  }
+
+  /**
+   * Aborts the running job; for a pull backup this is the normal way to end it.
+   *
+   * @throws `OPERATION_INVALID` "no job is active on the domain".
+   */
+  async abortJob(): Promise<void> {
+    const fn = 'abortJob';
+    this.#ctx.assertWritable(fn);
+    const ops = this.#ctx.capability('backups', fn);
+    await this.#ctx.call(() => ops.abortJob(this.#id));
+  }
+
+  #mutating(fn: string, options: object, known: Parameters<ConnectionContext['checkOptions']>[1]): void {
+    this.#ctx.assertWritable(fn);
+    this.#ctx.checkOptions(options, known, fn);
+  }
+
+  async #call<T>(
+    fn: string,
+    work: (domains: ReturnType<ConnectionContext['driver']>['domains']) => Promise<T>,
+  ): Promise<T> {
+    const domains = this.#ctx.driver(fn).domains;
+    return this.#ctx.call(() => work(domains));
+  }
+}
+
+function toXml<D extends object>(
+  def: string | D | undefined,
+  fallback: string | undefined,
+  format: (def: D) => string,
+  fn: string,
+): string {
+  if (def === undefined && fallback !== undefined) return fallback;
+  if (typeof def === 'string') return def;
+  if (typeof def === 'object' && def !== null && !Array.isArray(def)) return format(def);
+  throw new VirtError('INVALID_ARG', `invalid argument: xml in ${fn} must be a string or a definition object`);
+}

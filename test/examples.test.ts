@@ -1,0 +1,28 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+
+// Every example is a program a user could copy: run each main() and check it prints and succeeds.
+const dir = fileURLToPath(new URL('../examples/', import.meta.url));
+const examples = readdirSync(dir).filter((f) => /^\d\d-.*\.ts$/.test(f)).sort();
+
+describe('examples', () => {
+  it('exist', () => {
+    expect(examples.length).toBeGreaterThan(0);
+  });
+
+  it.each(examples)('%s runs', async (file) => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(' '));
+    });
+    try {
+      const mod = (await import(`../examples/${file}`)) as { main?: () => Promise<void> };
+      expect(typeof mod.main).toBe('function');
+      await mod.main!();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.length).toBeGreaterThan(0);
+  });
+});
