@@ -6,12 +6,7 @@
 
 // Connecting and handles
 export { connect, type ConnectOptions } from './connect.js';
-export {
-  Connection,
-  type ConnectionEvents,
-  type DomainEvent,
-  type JobCompletedEvent,
-} from './connection.js';
+export { Connection, type ConnectionEvents, type DomainEvent, type JobCompletedEvent } from './connection.js';
 export { Domain } from './domain.js';
 export { DomainSnapshot } from './snapshot.js';
 export { DomainCheckpoint } from './checkpoint.js';
@@ -101,7 +96,12 @@ export { parseUri, type ParsedUri } from './util/uri.js';
 export type { XmlElement, XmlText } from './conf/xml/tree.js';
 export { parseXml, type XmlReadOptions } from './conf/xml/reader.js';
 export { formatXml } from './conf/xml/writer.js';
-export { SNAPSHOT_LOCATIONS, type DomainDef, type DomainDiskDef, type SnapshotLocation } from './conf/domain-def.js';
+export {
+  SNAPSHOT_LOCATIONS,
+  type DomainDef,
+  type DomainDiskDef,
+  type SnapshotLocation,
+} from './conf/domain-def.js';
 export {
   domainDefFromElement,
   formatDomainXml,
@@ -128,24 +128,25 @@ export {
 } from './conf/snapshot-xml.js';
 export type { CheckpointDef, CheckpointDiskDef } from './conf/checkpoint-def.js';
 export { alignCheckpointDisks, formatCheckpointXml, parseCheckpointXml } from './conf/checkpoint-xml.js';
-export type {
-  BackupDef,
-  BackupDiskDef,
-  BackupDiskState,
-  BackupServerDef,
-} from './conf/backup-def.js';
+export type { BackupDef, BackupDiskDef, BackupDiskState, BackupServerDef } from './conf/backup-def.js';
 export { alignBackupDisks, formatBackupXml, parseBackupXml } from './conf/backup-xml.js';
 
 // Moment-list algorithms, shared by drivers
 export {
+  MOMENT_KINDS,
+  MOMENT_REMOVE_MODES,
   MomentList,
   type MomentDefLike,
+  type MomentKind,
   type MomentListFlags,
   type MomentRemoval,
+  type MomentRemoveMode,
 } from './conf/moment-list.js';
 export {
   isExternalSnapshot,
   listSnapshots,
   snapshotFilter,
   type SnapshotListFilter,
+  type SnapshotListOptionsLike,
 } from './conf/snapshot-list.js';
+export { redefineMakesCurrent } from './conf/checkpoint-list.js';
