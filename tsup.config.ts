@@ -14,7 +14,9 @@ const exported = Object.keys(pkg.exports)
   .map((k) => (k === '.' ? 'index' : `${k.slice(2)}/index`))
   .sort();
 if (JSON.stringify(exported) !== JSON.stringify(Object.keys(entry).sort())) {
-  throw new Error(`tsup entries ${Object.keys(entry).join(', ')} do not match package.json exports ${exported.join(', ')}`);
+  throw new Error(
+    `tsup entries ${Object.keys(entry).join(', ')} do not match package.json exports ${exported.join(', ')}`,
+  );
 }
 
 export default defineConfig({

@@ -43,10 +43,11 @@ export interface ConnectOptions {
 export async function connect(uri: string, options: ConnectOptions = {}): Promise<Connection> {
   const parsed = parseUri(uri);
   checkConnectOptions(options);
-  let target: Connection | undefined;
+  // Events a driver sends while opening are delivered once the Connection exists.
+  const box: { target?: Connection } = {};
   const pending: ((c: Connection) => void)[] = [];
   const deliver = (f: (c: Connection) => void): void => {
-    if (target) f(target);
+    if (box.target) f(box.target);
     else pending.push(f);
   };
   const events: DriverEventSink = {
@@ -61,7 +62,8 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
     events,
     driverOptions: options.driverOptions ?? {},
   });
-  target = new Connection(uri, driver.name, conn, readOnly);
+  const target = new Connection(uri, driver.name, conn, readOnly);
+  box.target = target;
   for (const f of pending.splice(0)) f(target);
   return target;
 }
@@ -73,6 +75,9 @@ function checkConnectOptions(options: ConnectOptions): void {
     throw new VirtError('INVALID_ARG', `unsupported flags (${bad.join(', ')}) in function connect`);
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') {
-    throw new VirtError('INVALID_ARG', "invalid argument: invalid value for option 'clock' in function connect");
+    throw new VirtError(
+      'INVALID_ARG',
+      "invalid argument: invalid value for option 'clock' in function connect",
+    );
   }
 }

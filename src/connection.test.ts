@@ -1,7 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { connect } from './connect.js';
 import { defineDriver } from './driver/define-driver.js';
-import type { DomainIdentity, DomainOps, DriverConnection, DriverOpenOptions, SnapshotOps } from './driver/driver.js';
+import type {
+  DomainIdentity,
+  DomainOps,
+  DriverConnection,
+  DriverOpenOptions,
+  SnapshotOps,
+} from './driver/driver.js';
 import { DriverRegistry } from './driver/registry.js';
 import { isVirtError, VirtError } from './errors.js';
 
@@ -129,7 +135,9 @@ describe('Connection', () => {
     const { conn, calls } = await open();
     await conn.lookupDomainByUuid('00000000000000000000000000000001'.toUpperCase());
     expect(calls).toEqual([`uuid ${DOM.uuid}`]);
-    expect(await codeOf(conn.lookupDomainByUuid('xyz'))).toMatch(/^INVALID_ARG: invalid argument: malformed uuid/);
+    expect(await codeOf(conn.lookupDomainByUuid('xyz'))).toMatch(
+      /^INVALID_ARG: invalid argument: malformed uuid/,
+    );
   });
 
   it('refuses non-string arguments before dispatch', async () => {
@@ -235,7 +243,13 @@ describe('Connection', () => {
     emit()!.domainEvent({ domain: DOM, event: 'STARTED', detail: 'FROM_SNAPSHOT' });
     expect(seen).toHaveBeenCalledTimes(1);
     const e = seen.mock.calls[0]![0];
-    expect([e.domain.name, e.event, e.detail, e.eventCode, e.detailCode]).toEqual(['d1', 'STARTED', 'FROM_SNAPSHOT', 2, 3]);
+    expect([e.domain.name, e.event, e.detail, e.eventCode, e.detailCode]).toEqual([
+      'd1',
+      'STARTED',
+      'FROM_SNAPSHOT',
+      2,
+      3,
+    ]);
     conn.off('domain-event', seen);
     emit()!.domainEvent({ domain: DOM, event: 'STOPPED', detail: 'DESTROYED' });
     expect(seen).toHaveBeenCalledTimes(1);

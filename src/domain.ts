@@ -158,7 +158,10 @@ export class Domain {
    * `INVALID_ARG` for illegal option combinations (`current` without `redefine`, `redefine`
    * with `noMetadata` or `halt`), `CONFIG_UNSUPPORTED`, `OPERATION_UNSUPPORTED`.
    */
-  async createSnapshot(def?: string | SnapshotDef, options: SnapshotCreateOptions = {}): Promise<DomainSnapshot> {
+  async createSnapshot(
+    def?: string | SnapshotDef,
+    options: SnapshotCreateOptions = {},
+  ): Promise<DomainSnapshot> {
     const fn = 'createSnapshot';
     const xml = toXml(def, '<domainsnapshot/>', (d) => formatSnapshotXml(d, { secure: true }), fn);
     this.#mutating(fn, options, 'createSnapshot');
@@ -336,5 +339,8 @@ function toXml<D extends object>(
   if (def === undefined && fallback !== undefined) return fallback;
   if (typeof def === 'string') return def;
   if (typeof def === 'object' && def !== null && !Array.isArray(def)) return format(def);
-  throw new VirtError('INVALID_ARG', `invalid argument: xml in ${fn} must be a string or a definition object`);
+  throw new VirtError(
+    'INVALID_ARG',
+    `invalid argument: xml in ${fn} must be a string or a definition object`,
+  );
 }

@@ -59,7 +59,17 @@ export const DOMAIN_STATE_REASONS = {
     'API_ERROR',
   ],
   shutdown: ['UNKNOWN', 'USER'],
-  shutoff: ['UNKNOWN', 'SHUTDOWN', 'DESTROYED', 'CRASHED', 'MIGRATED', 'SAVED', 'FAILED', 'FROM_SNAPSHOT', 'DAEMON'],
+  shutoff: [
+    'UNKNOWN',
+    'SHUTDOWN',
+    'DESTROYED',
+    'CRASHED',
+    'MIGRATED',
+    'SAVED',
+    'FAILED',
+    'FROM_SNAPSHOT',
+    'DAEMON',
+  ],
   crashed: ['UNKNOWN', 'PANICKED'],
   pmsuspended: ['UNKNOWN'],
 } as const satisfies Record<DomainState, readonly string[]>;
@@ -122,7 +132,8 @@ export type DomainEventType = keyof typeof DOMAIN_EVENTS;
  *
  * @public
  */
-export type DomainEventDetail<E extends DomainEventType = DomainEventType> = (typeof DOMAIN_EVENTS)[E][number];
+export type DomainEventDetail<E extends DomainEventType = DomainEventType> =
+  (typeof DOMAIN_EVENTS)[E][number];
 
 /**
  * libvirt's number of an event type (`VIR_DOMAIN_EVENT_STARTED` = 2, …).
@@ -138,7 +149,10 @@ export function domainEventCode(event: DomainEventType): number {
  *
  * @public
  */
-export function domainEventDetailCode<E extends DomainEventType>(event: E, detail: DomainEventDetail<E>): number {
+export function domainEventDetailCode<E extends DomainEventType>(
+  event: E,
+  detail: DomainEventDetail<E>,
+): number {
   return (DOMAIN_EVENTS[event] as readonly string[]).indexOf(detail);
 }
 

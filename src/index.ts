@@ -127,7 +127,12 @@ export {
   type SnapshotParseOptions,
 } from './conf/snapshot-xml.js';
 export type { CheckpointDef, CheckpointDiskDef } from './conf/checkpoint-def.js';
-export { alignCheckpointDisks, formatCheckpointXml, parseCheckpointXml } from './conf/checkpoint-xml.js';
+export {
+  alignCheckpointDisks,
+  defaultCheckpointBitmapNames,
+  formatCheckpointXml,
+  parseCheckpointXml,
+} from './conf/checkpoint-xml.js';
 export type { BackupDef, BackupDiskDef, BackupDiskState, BackupServerDef } from './conf/backup-def.js';
 export { alignBackupDisks, formatBackupXml, parseBackupXml } from './conf/backup-xml.js';
 
@@ -150,3 +155,6 @@ export {
   type SnapshotListOptionsLike,
 } from './conf/snapshot-list.js';
 export { redefineMakesCurrent } from './conf/checkpoint-list.js';
+
+// Tree views (what `virsh snapshot-list --tree` / `checkpoint-list --tree` print)
+export { formatCheckpointTree, formatSnapshotTree } from './tree-view.js';

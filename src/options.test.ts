@@ -34,7 +34,9 @@ describe('assertOptions', () => {
     );
     expect(codeOf(() => assertOptions({ signal: {} }, ['signal'], 'f'))).toMatch(/'signal'/);
     expect(codeOf(() => assertOptions({ onProgress: 1 }, ['onProgress'], 'f'))).toMatch(/'onProgress'/);
-    expect(codeOf(() => assertOptions({ signal: new AbortController().signal }, ['signal'], 'f'))).toBeUndefined();
+    expect(
+      codeOf(() => assertOptions({ signal: new AbortController().signal }, ['signal'], 'f')),
+    ).toBeUndefined();
   });
 
   it('refuses non-objects', () => {
@@ -48,14 +50,18 @@ describe('exclusive and required options', () => {
     expect(codeOf(() => assertExclusive({ running: true, paused: true }, 'running', 'paused'))).toBe(
       "INVALID_ARG: invalid argument: Flags 'running' and 'paused' are mutually exclusive",
     );
-    expect(codeOf(() => assertExclusive({ running: true, paused: false }, 'running', 'paused'))).toBeUndefined();
+    expect(
+      codeOf(() => assertExclusive({ running: true, paused: false }, 'running', 'paused')),
+    ).toBeUndefined();
   });
 
   it('assertRequires refuses a dependent flag alone', () => {
     expect(codeOf(() => assertRequires({ current: true }, 'current', 'redefine'))).toBe(
       "INVALID_ARG: invalid argument: Flag 'redefine' is required by flag 'current'",
     );
-    expect(codeOf(() => assertRequires({ current: true, redefine: true }, 'current', 'redefine'))).toBeUndefined();
+    expect(
+      codeOf(() => assertRequires({ current: true, redefine: true }, 'current', 'redefine')),
+    ).toBeUndefined();
   });
 });
 

@@ -502,7 +502,10 @@ function checkOptionValue(key: string, value: unknown, fn: string): void {
         ? typeof value === 'function'
         : typeof value === 'boolean';
   if (!ok) {
-    throw new VirtError('INVALID_ARG', `invalid argument: invalid value for option '${key}' in function ${fn}`);
+    throw new VirtError(
+      'INVALID_ARG',
+      `invalid argument: invalid value for option '${key}' in function ${fn}`,
+    );
   }
 }
 

@@ -44,7 +44,9 @@ export class DomainSnapshot {
    * @throws `NO_DOMAIN_SNAPSHOT` "snapshot 'X' does not have a parent" for a root.
    */
   async getParent(): Promise<DomainSnapshot> {
-    const name = await this.#run('snapshot.getParent', (ops) => ops.getParent(this.domain.identity, this.name));
+    const name = await this.#run('snapshot.getParent', (ops) =>
+      ops.getParent(this.domain.identity, this.name),
+    );
     return new DomainSnapshot(this.domain, name);
   }
 

@@ -4,7 +4,9 @@ import { describe, expect, it, vi } from 'vitest';
 
 // Every example is a program a user could copy: run each main() and check it prints and succeeds.
 const dir = fileURLToPath(new URL('../examples/', import.meta.url));
-const examples = readdirSync(dir).filter((f) => /^\d\d-.*\.ts$/.test(f)).sort();
+const examples = readdirSync(dir)
+  .filter((f) => /^\d\d-.*\.ts$/.test(f))
+  .sort();
 
 describe('examples', () => {
   it('exist', () => {

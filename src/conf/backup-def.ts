@@ -30,6 +30,7 @@ export interface BackupDiskDef {
   readonly name: string;
   readonly backup?: 'yes' | 'no';
   readonly state?: BackupDiskState;
+  /** Type of the target or scratch image; `undefined` means `file`. */
   readonly type?: 'file' | 'block';
   readonly backupmode?: 'full' | 'incremental';
   readonly incremental?: string;

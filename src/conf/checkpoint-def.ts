@@ -8,7 +8,10 @@ import type { DomainDef } from './domain-def.js';
 export interface CheckpointDiskDef {
   /** Target name (`vda`) or, before alignment, an absolute source path. */
   readonly name: string;
-  /** `bitmap` or `no`; `undefined` is libvirt's default. */
+  /**
+   * `bitmap` or `no`. The parser sets `bitmap` when the attribute is missing, as libvirt does;
+   * `undefined` in a hand-built definition means the same.
+   */
   readonly checkpoint?: 'no' | 'bitmap';
   /** Bitmap name (defaults to the checkpoint name). */
   readonly bitmap?: string;

@@ -62,7 +62,7 @@ export interface SnapshotDiskDef {
   readonly name: string;
   /** Location; `undefined` means "default" (not printed). */
   readonly snapshot?: SnapshotLocation;
-  /** Source type of an external snapshot file. */
+  /** Source type of an external snapshot file; `undefined` means `file`. */
   readonly type?: 'file' | 'block' | 'network';
   /** The new image of an external snapshot. */
   readonly source?: DiskSource;

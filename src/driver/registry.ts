@@ -55,7 +55,10 @@ export class DriverRegistry {
    * @throws `NO_CONNECT` naming the scheme and what was tried when no driver accepts it.
    * @internal
    */
-  async open(uri: ParsedUri, options: DriverOpenOptions): Promise<{ driver: HypervisorDriver; conn: DriverConnection }> {
+  async open(
+    uri: ParsedUri,
+    options: DriverOpenOptions,
+  ): Promise<{ driver: HypervisorDriver; conn: DriverConnection }> {
     const entry = this.#drivers.get(uri.scheme);
     if (entry === undefined) {
       throw new VirtError(

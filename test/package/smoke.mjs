@@ -13,7 +13,12 @@ const cjsQemu = require('virtkit/drivers/qemu');
 const report = {};
 report.distinctCopies = esm.VirtError !== cjs.VirtError;
 report.sharedRegistry = esm.defaultRegistry() === cjs.defaultRegistry();
-report.drivers = [esmTest.testDriver?.name, cjsTest.testDriver?.name, esmQemu.qemuDriver?.name, cjsQemu.qemuDriver?.name];
+report.drivers = [
+  esmTest.testDriver?.name,
+  cjsTest.testDriver?.name,
+  esmQemu.qemuDriver?.name,
+  cjsQemu.qemuDriver?.name,
+];
 
 const conn = await cjs.connect('test:///default');
 const domains = await conn.listDomains();

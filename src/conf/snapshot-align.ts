@@ -1,0 +1,147 @@
+import { VirtError } from '../errors.js';
+import type { DomainDef, SnapshotLocation } from './domain-def.js';
+import { findDiskByName, isDiskEmpty } from './domain-xml.js';
+import type { SnapshotDef, SnapshotDiskDef } from './snapshot-def.js';
+import { diskSourcePath } from './disk-source-xml.js';
+
+/**
+ * Aligns the disks of a snapshot with a domain, as libvirt's `virDomainSnapshotAlignDisks`:
+ * every domain disk gets exactly one entry, in domain order and named by its target; missing
+ * locations come from the domain disk's `snapshot=` attribute or `defaultLocation`; empty
+ * drives are not snapshotted; external disks without a file get
+ * {@link defaultExternalSnapshotPath}.
+ *
+ * With `uniformInternal` and an internal default, every listed disk must be internal (or `no`
+ * where the domain disk says `no` too), for hypervisors that snapshot all disks at once.
+ *
+ * A domain disk counts as a local regular file when its type is `file`; callers that can stat
+ * the path should do so before relying on generated names.
+ *
+ * @throws `CONFIG_UNSUPPORTED` for too many entries, an unknown or repeated disk, a mode the
+ * uniform-internal rule forbids, a file given for a non-external disk, or a file name that
+ * cannot be generated or collides.
+ * @public
+ */
+export function alignSnapshotDisks(
+  def: SnapshotDef,
+  domain: DomainDef,
+  options: { readonly defaultLocation: SnapshotLocation; readonly uniformInternal: boolean },
+): SnapshotDef {
+  const requested = def.disks ?? [];
+  if (requested.length > domain.disks.length) {
+    throw new VirtError('CONFIG_UNSUPPORTED', 'too many disk snapshot requests for domain');
+  }
+  if (domain.disks.length === 0) return def;
+  const requireMatch = options.uniformInternal && options.defaultLocation === 'internal';
+  const byTarget = new Map<string, SnapshotDiskDef>();
+  for (const disk of requested) {
+    const domDisk = findDiskByName(domain, disk.name);
+    if (domDisk === undefined) throw new VirtError('CONFIG_UNSUPPORTED', `no disk named '${disk.name}'`);
+    if (byTarget.has(domDisk.target)) {
+      throw new VirtError('CONFIG_UNSUPPORTED', `disk '${disk.name}' specified twice`);
+    }
+    const snapshot = resolveLocation(disk, domDisk.snapshot, options.defaultLocation, requireMatch);
+    const path = snapshotDiskPath(disk);
+    if (path !== undefined && snapshot !== 'external') {
+      throw new VirtError(
+        'CONFIG_UNSUPPORTED',
+        `file '${path}' for disk '${disk.name}' requires use of external snapshot mode`,
+      );
+    }
+    byTarget.set(domDisk.target, { ...disk, name: domDisk.target, snapshot });
+  }
+  const disks = domain.disks.map(
+    (d): SnapshotDiskDef =>
+      byTarget.get(d.target) ?? {
+        name: d.target,
+        snapshot: isDiskEmpty(d) ? 'no' : (d.snapshot ?? options.defaultLocation),
+      },
+  );
+  return { ...def, disks: assignExternalNames(disks, domain, def.name) };
+}
+
+/**
+ * The default file of an external snapshot: the domain image path without its extension,
+ * then `.` and the snapshot name (`/img/vda.qcow2` → `/img/vda.snap1`).
+ *
+ * @public
+ */
+export function defaultExternalSnapshotPath(path: string, snapshotName: string): string {
+  const dot = path.lastIndexOf('.');
+  const base = dot >= 0 && !path.slice(dot).includes('/') ? path.slice(0, dot) : path;
+  return `${base}.${snapshotName}`;
+}
+
+function resolveLocation(
+  disk: SnapshotDiskDef,
+  domainLocation: SnapshotLocation | undefined,
+  defaultLocation: SnapshotLocation,
+  requireMatch: boolean,
+): SnapshotLocation {
+  if (disk.snapshot === undefined) {
+    return domainLocation !== undefined && (!requireMatch || domainLocation === 'no')
+      ? domainLocation
+      : defaultLocation;
+  }
+  if (
+    requireMatch &&
+    disk.snapshot !== defaultLocation &&
+    !(disk.snapshot === 'no' && domainLocation === 'no')
+  ) {
+    throw new VirtError(
+      'CONFIG_UNSUPPORTED',
+      `disk '${disk.name}' must use snapshot mode '${defaultLocation}'`,
+    );
+  }
+  return disk.snapshot;
+}
+
+function assignExternalNames(
+  disks: readonly SnapshotDiskDef[],
+  domain: DomainDef,
+  snapshotName: string | undefined,
+): SnapshotDiskDef[] {
+  const out: SnapshotDiskDef[] = [];
+  disks.forEach((disk, i) => {
+    if (disk.snapshot !== 'external' || snapshotDiskPath(disk) !== undefined) {
+      out.push(disk);
+      return;
+    }
+    const path = generatedPath(disk, domain, i, snapshotName);
+    const clash = out.find((d) => snapshotDiskPath(d) === path);
+    if (clash !== undefined) {
+      throw new VirtError(
+        'CONFIG_UNSUPPORTED',
+        `cannot generate external snapshot name for disk '${disk.name}': collision with disk '${clash.name}'`,
+      );
+    }
+    out.push({ ...disk, source: { ...disk.source, file: path } });
+  });
+  return out;
+}
+
+function generatedPath(
+  disk: SnapshotDiskDef,
+  domain: DomainDef,
+  index: number,
+  name: string | undefined,
+): string {
+  const type = disk.type ?? 'file';
+  const prefix = `cannot generate external snapshot name for disk '${disk.name}'`;
+  if (type !== 'file') throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} on a '${type}' device`);
+  const domDisk = domain.disks[index];
+  if (domDisk?.source === undefined) throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} without source`);
+  if (domDisk.type !== 'file') {
+    throw new VirtError(
+      'CONFIG_UNSUPPORTED',
+      `source for disk '${disk.name}' is not a regular file; refusing to generate external snapshot name`,
+    );
+  }
+  if (name === undefined || name === '') throw new VirtError('INTERNAL_ERROR', 'snapshot has no name');
+  return defaultExternalSnapshotPath(domDisk.source, name);
+}
+
+/** Where the new image of a snapshot disk lives (`file`, `dev` or network name). @internal */
+export function snapshotDiskPath(disk: SnapshotDiskDef): string | undefined {
+  return diskSourcePath(disk.type ?? 'file', disk.source);
+}
