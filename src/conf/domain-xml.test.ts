@@ -81,7 +81,7 @@ describe('parseDomainXml', () => {
         device: 'disk',
         format: undefined,
         source: '/dev/sdb',
-        snapshot: undefined,
+        snapshot: 'no',
         readonly: true,
       },
       {
@@ -91,7 +91,7 @@ describe('parseDomainXml', () => {
         device: 'cdrom',
         format: undefined,
         source: undefined,
-        snapshot: undefined,
+        snapshot: 'no',
         readonly: true,
       },
       {

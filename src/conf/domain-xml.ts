@@ -152,6 +152,7 @@ function parseDisk(el: XmlElement): DomainDiskDef {
     throw xmlErrorAt(el, `missing target information for device${what}`);
   }
   const driver = child(el, 'driver');
+  const readonly = child(el, 'readonly') !== undefined || device === 'cdrom';
   return {
     target,
     bus: targetEl === undefined ? undefined : attr(targetEl, 'bus'),
@@ -159,8 +160,9 @@ function parseDisk(el: XmlElement): DomainDiskDef {
     device,
     format: driver === undefined ? undefined : attr(driver, 'type'),
     source,
-    snapshot,
-    readonly: child(el, 'readonly') !== undefined || device === 'cdrom',
+    // libvirt's disk post-parse: a read-only disk without a snapshot mode is never snapshotted.
+    snapshot: snapshot ?? (readonly ? 'no' : undefined),
+    readonly,
   };
 }
 

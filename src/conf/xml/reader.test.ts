@@ -130,7 +130,7 @@ describe('parseXml: malformed input', () => {
     ['<a x:y:z="1"/>', "invalid qualified name 'x:y:z'", 1, 14],
   ])('%j → %s', (input, message, line, column) => {
     const err = parseError(input);
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toBe(`XML error at line ${line}, column ${column}: ${message}`);
     expect(err.details).toEqual({ line, column });
   });
@@ -149,14 +149,14 @@ describe('parseXml: hostile input', () => {
     );
     const input = `<?xml version="1.0"?>\n<!DOCTYPE lolz [\n<!ENTITY lol0 "lol">\n${lol}\n]>\n<lolz>&lol9;</lolz>`;
     const err = parseError(input);
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toBe('XML error at line 13, column 2: DOCTYPE is not allowed');
     expect(err.details).toEqual({ line: 13, column: 2 });
   });
 
   it('refuses an external entity (XXE)', () => {
     const err = parseError('<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<foo>&xxe;</foo>');
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toMatch(/^XML error at line 1, column \d+: DOCTYPE is not allowed$/);
   });
 
@@ -167,7 +167,7 @@ describe('parseXml: hostile input', () => {
   it('refuses a ~50 MB document before parsing it', () => {
     const big = `<a>${'x'.repeat(50 * 1024 * 1024)}</a>`;
     const err = parseError(big);
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toBe('XML error: document exceeds the limit of 16777216 bytes');
     expect(err.details).toEqual({ maxBytes: 16777216 });
     expect(parseError(utf8(big)).message).toBe('XML error: document exceeds the limit of 16777216 bytes');
@@ -184,7 +184,7 @@ describe('parseXml: hostile input', () => {
   it('refuses 100 000 levels of nesting at level 257, naming the position', () => {
     const deep = '<a>'.repeat(100_000) + '</a>'.repeat(100_000);
     const err = parseError(deep);
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toBe('XML error at line 1, column 769: excessive depth in document: 257 (limit 256)');
     expect(err.details).toEqual({ line: 1, column: 769 });
   });
@@ -200,7 +200,7 @@ describe('parseXml: hostile input', () => {
   it('refuses invalid UTF-8 and names the line and column of the bad byte', () => {
     const bytes = new Uint8Array([...utf8('<a>\n é'), 0xff, ...utf8('</a>')]);
     const err = parseError(bytes);
-    expect(err.code).toBe('XML_ERROR');
+    expect(err.code).toBe('XML_DETAIL');
     expect(err.message).toBe('XML error at line 2, column 3: invalid UTF-8 byte 0xFF');
     expect(err.details).toEqual({ line: 2, column: 3 });
   });

@@ -38,8 +38,9 @@ export const DEFAULT_MAX_XML_DEPTH = 256;
  * expanded, as are undefined entities, nesting deeper than `maxDepth` and documents larger
  * than `maxBytes`. Byte input must be UTF-8.
  *
- * @throws `XML_ERROR` for anything that is not a well-formed, acceptable document; the message
- * names the line and column, which are also in `details`.
+ * @throws `XML_DETAIL` (libvirt's code for libxml2 parse failures) for anything that is not a
+ * well-formed, acceptable document; the message names the line and column, which are also in
+ * `details`.
  * @public
  */
 export function parseXml(input: string | Uint8Array, options: XmlReadOptions = {}): XmlElement {
@@ -145,14 +146,16 @@ export function expectRoot(el: XmlElement, name: string): void {
   }
 }
 
+// Failures to parse the document at all are libxml2 errors, which libvirt reports as XML_DETAIL;
+// XML_ERROR is for well-formed documents with the wrong content.
 function positionedError(line: number, column: number, message: string): VirtError {
-  return new VirtError('XML_ERROR', `XML error at line ${line}, column ${column}: ${message}`, {
+  return new VirtError('XML_DETAIL', `XML error at line ${line}, column ${column}: ${message}`, {
     details: { line, column },
   });
 }
 
 function sizeError(maxBytes: number): VirtError {
-  return new VirtError('XML_ERROR', `XML error: document exceeds the limit of ${maxBytes} bytes`, {
+  return new VirtError('XML_DETAIL', `XML error: document exceeds the limit of ${maxBytes} bytes`, {
     details: { maxBytes },
   });
 }

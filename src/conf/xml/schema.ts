@@ -77,7 +77,8 @@ function checkAttributes(el: XmlElement, rule: ElementRule): string | undefined 
   for (const [name, value] of Object.entries(el.attributes)) {
     const a = allowed[name];
     if (a === undefined) {
-      if (rule.otherAttrs === true) continue;
+      // Namespace declarations are not attributes for RELAX NG (libvirt accepts them anywhere).
+      if (rule.otherAttrs === true || name === 'xmlns' || name.startsWith('xmlns:')) continue;
       return `attribute '${name}' is not allowed in element '${el.name}'`;
     }
     if (!matches(value, a)) return `invalid value '${value}' for attribute '${name}' of element '${el.name}'`;
