@@ -37,15 +37,17 @@ export interface BackupJob {
 }
 
 /**
- * Starts `job` on `dom`; a push job also gets its background tick.
+ * Starts `job` on `dom`; a push job also gets its background tick, which keeps the process
+ * alive until the job ends (a pull job only ends by `abortJob`, so it needs none).
  *
  * @internal
  */
 export function startJob(world: TestWorld, dom: TestDomain, job: BackupJob): void {
   dom.backup = job;
   if (job.mode !== 'push') return;
+  // Kept referenced: a running push job is pending work that a program may await (the
+  // job-completed event), like I/O. It ends by itself; close() clears it too.
   job.ticker = setInterval(() => observeJob(world, dom), TICK_MS);
-  job.ticker.unref();
 }
 
 /**
