@@ -1,3 +1,4 @@
+import { domainOf } from './context.js';
 import type { Domain } from './domain.js';
 import type { CheckpointOps } from './driver/driver.js';
 import {
@@ -33,10 +34,10 @@ export class DomainCheckpoint {
    */
   async getXml(options: CheckpointXmlOptions = {}): Promise<string> {
     const fn = 'checkpoint.getXml';
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     ctx.checkOptions(options, 'checkpointGetXml', fn);
     if (options.secure) ctx.assertWritable(`${fn} with secure flag`);
-    return this.#run(fn, (ops) => ops.getXml(this.domain.identity, this.name, options));
+    return this.#run(fn, (ops) => ops.getXml(domainOf(this.domain).id, this.name, options));
   }
 
   /**
@@ -46,15 +47,17 @@ export class DomainCheckpoint {
    */
   async getParent(): Promise<DomainCheckpoint> {
     const fn = 'checkpoint.getParent';
-    const name = await this.#run(fn, (ops) => ops.getParent(this.domain.identity, this.name));
+    const name = await this.#run(fn, (ops) => ops.getParent(domainOf(this.domain).id, this.name));
     return new DomainCheckpoint(this.domain, name);
   }
 
   /** Direct children, or all descendants with `descendants`. */
   async listChildren(options: CheckpointChildrenOptions = {}): Promise<DomainCheckpoint[]> {
     const fn = 'checkpoint.listChildren';
-    this.domain.context.checkOptions(options, 'checkpointListChildren', fn);
-    const names = await this.#run(fn, (ops) => ops.listChildren(this.domain.identity, this.name, options));
+    domainOf(this.domain).ctx.checkOptions(options, 'checkpointListChildren', fn);
+    const names = await this.#run(fn, (ops) =>
+      ops.listChildren(domainOf(this.domain).id, this.name, options),
+    );
     return names.map((n) => new DomainCheckpoint(this.domain, n));
   }
 
@@ -66,15 +69,15 @@ export class DomainCheckpoint {
    */
   async delete(options: MomentDeleteOptions = {}): Promise<void> {
     const fn = 'checkpoint.delete';
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     ctx.assertWritable(fn);
     ctx.checkOptions(options, 'deleteCheckpoint', fn);
     assertExclusive(options, 'children', 'childrenOnly');
-    await this.#run(fn, (ops) => ops.delete(this.domain.identity, this.name, options));
+    await this.#run(fn, (ops) => ops.delete(domainOf(this.domain).id, this.name, options));
   }
 
   async #run<T>(fn: string, work: (ops: CheckpointOps) => Promise<T>): Promise<T> {
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     const ops = ctx.capability('checkpoints', fn);
     return ctx.call(() => work(ops));
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ConnectionContext, requireString } from './context.js';
+import { bindConnection, ConnectionContext, requireString } from './context.js';
 import { VirtError } from './errors.js';
 import { Domain } from './domain.js';
 import type { DomainIdentity, DriverConnection } from './driver/driver.js';
@@ -18,6 +18,7 @@ import type { DomainCreateOptions, DomainDefineOptions, ListDomainsOptions } fro
  * @public
  */
 export interface DomainEvent<E extends DomainEventType = DomainEventType> {
+  /** A new handle to the domain the event is about. */
   readonly domain: Domain;
   /** libvirt's event name, e.g. `STARTED`. */
   readonly event: E;
@@ -35,7 +36,9 @@ export interface DomainEvent<E extends DomainEventType = DomainEventType> {
  * @public
  */
 export interface JobCompletedEvent {
+  /** A new handle to the domain whose job ended. */
   readonly domain: Domain;
+  /** Final statistics: `type` is `completed`, `failed` (with `errorMessage`) or `cancelled`. */
   readonly info: JobInfo;
 }
 
@@ -45,7 +48,9 @@ export interface JobCompletedEvent {
  * @public
  */
 export interface ConnectionEvents {
+  /** A domain lifecycle change (started, stopped, suspended, …), including those caused by snapshots. */
   'domain-event': [event: DomainEvent];
+  /** An asynchronous job such as a backup ended (completed, failed or cancelled). */
   'job-completed': [event: JobCompletedEvent];
   /** The connection was closed. */
   close: [];
@@ -73,6 +78,7 @@ export class Connection {
   constructor(uri: string, driverName: string, driver: DriverConnection, readOnly: boolean) {
     this.uri = uri;
     this.#ctx = new ConnectionContext(driver, driverName, readOnly);
+    bindConnection(this, this.#ctx);
   }
 
   /** Name of the driver serving this connection, e.g. `test` or `qemu`. */
@@ -190,7 +196,11 @@ export class Connection {
     await this.close();
   }
 
-  /** @internal */
+  /**
+   * Emits `domain-event` for a driver's lifecycle event; ignored once the connection is closed.
+   *
+   * @internal
+   */
   dispatchDomainEvent(domain: DomainIdentity, event: DomainEventType, detail: string): void {
     if (this.closed) return;
     const payload = {
@@ -203,14 +213,18 @@ export class Connection {
     this.#emitter.emit('domain-event', payload);
   }
 
-  /** @internal */
+  /**
+   * Emits `job-completed` for a driver's job completion; ignored once the connection is closed.
+   *
+   * @internal
+   */
   dispatchJobCompleted(domain: DomainIdentity, info: JobInfo): void {
     if (this.closed) return;
     this.#emitter.emit('job-completed', { domain: this.#domain(domain), info });
   }
 
   #domain(id: DomainIdentity): Domain {
-    return new Domain(this, this.#ctx, id);
+    return new Domain(this, id);
   }
 }
 

@@ -1,5 +1,5 @@
 import { toVirtError, VirtError } from './errors.js';
-import type { DriverConnection } from './driver/driver.js';
+import type { DomainIdentity, DriverConnection } from './driver/driver.js';
 import { assertOptions, KNOWN_OPTIONS, type LongOperationOptions, type OptionsFunction } from './options.js';
 
 /**
@@ -13,12 +13,15 @@ export class ConnectionContext {
 
   constructor(
     driver: DriverConnection,
+    /** Name of the driver serving the connection, e.g. `test`; used in `NO_SUPPORT` details. */
     readonly driverName: string,
+    /** Whether the connection was opened read-only, so mutating calls are refused. */
     readonly readOnly: boolean,
   ) {
     this.#driver = driver;
   }
 
+  /** Whether the connection was closed (the driver connection is detached). */
   get closed(): boolean {
     return this.#driver === undefined;
   }
@@ -78,6 +81,56 @@ export class ConnectionContext {
       throw toVirtError(err, this.driverName);
     }
   }
+}
+
+/** What a domain handle keeps out of the public API: its connection context and identity. */
+interface DomainInternals {
+  readonly ctx: ConnectionContext;
+  readonly id: DomainIdentity;
+}
+
+const domainInternals = new WeakMap<object, DomainInternals>();
+const connectionContexts = new WeakMap<object, ConnectionContext>();
+
+/**
+ * Records the context of a new connection handle, so its domain handles can find it without
+ * a public constructor parameter.
+ *
+ * @internal
+ */
+export function bindConnection(connection: object, ctx: ConnectionContext): void {
+  connectionContexts.set(connection, ctx);
+}
+
+/**
+ * The context of a connection handle made by {@link bindConnection}.
+ *
+ * @internal
+ */
+export function contextOf(connection: object): ConnectionContext {
+  const ctx = connectionContexts.get(connection);
+  if (ctx === undefined) throw new VirtError('INVALID_CONN', 'invalid connection pointer');
+  return ctx;
+}
+
+/**
+ * Records the internals of a new domain handle.
+ *
+ * @internal
+ */
+export function bindDomain(domain: object, ctx: ConnectionContext, id: DomainIdentity): void {
+  domainInternals.set(domain, { ctx, id });
+}
+
+/**
+ * The internals of a domain handle made by {@link bindDomain}.
+ *
+ * @internal
+ */
+export function domainOf(domain: object): DomainInternals {
+  const internals = domainInternals.get(domain);
+  if (internals === undefined) throw new VirtError('INVALID_DOMAIN', 'invalid domain pointer');
+  return internals;
 }
 
 /**

@@ -5,7 +5,7 @@ import { formatCheckpointXml } from './conf/checkpoint-xml.js';
 import type { SnapshotDef } from './conf/snapshot-def.js';
 import { formatSnapshotXml } from './conf/snapshot-xml.js';
 import type { Connection } from './connection.js';
-import { requireString, type ConnectionContext } from './context.js';
+import { bindDomain, contextOf, requireString, type ConnectionContext } from './context.js';
 import { DomainCheckpoint } from './checkpoint.js';
 import type { DomainIdentity } from './driver/driver.js';
 import { VirtError } from './errors.js';
@@ -39,10 +39,11 @@ export class Domain {
   readonly #id: DomainIdentity;
 
   /** @internal */
-  constructor(connection: Connection, ctx: ConnectionContext, id: DomainIdentity) {
+  constructor(connection: Connection, id: DomainIdentity) {
     this.connection = connection;
-    this.#ctx = ctx;
+    this.#ctx = contextOf(connection);
     this.#id = id;
+    bindDomain(this, this.#ctx, id);
   }
 
   /** The domain's name. */
@@ -53,16 +54,6 @@ export class Domain {
   /** The domain's uuid (lower case, dashed). */
   get uuid(): string {
     return this.#id.uuid;
-  }
-
-  /** @internal */
-  get identity(): DomainIdentity {
-    return this.#id;
-  }
-
-  /** @internal */
-  get context(): ConnectionContext {
-    return this.#ctx;
   }
 
   /**

@@ -15,7 +15,11 @@ export const DOMAIN_STATES = [
   'crashed',
   'pmsuspended',
 ] as const;
-/** @public */
+/**
+ * A domain state name (`VIR_DOMAIN_RUNNING` is `running`); `nostate` means the driver cannot tell.
+ *
+ * @public
+ */
 export type DomainState = (typeof DOMAIN_STATES)[number];
 
 /**
@@ -82,14 +86,24 @@ export const DOMAIN_STATE_REASONS = {
 export type DomainStateReason<S extends DomainState = DomainState> = (typeof DOMAIN_STATE_REASONS)[S][number];
 
 /**
- * The state of a domain as returned by {@link Domain.getState}.
+ * A state together with a reason valid for it, e.g. `{ state: 'running', reason: 'FROM_SNAPSHOT' }`.
  *
  * @public
  */
-export interface DomainStateInfo {
-  readonly state: DomainState;
-  readonly reason: DomainStateReason;
+export interface DomainStateOf<S extends DomainState> {
+  /** What the domain is doing now (`virDomainGetState`'s state). */
+  readonly state: S;
+  /** Why it got there; one of {@link DOMAIN_STATE_REASONS} for `state`. */
+  readonly reason: DomainStateReason<S>;
 }
+
+/**
+ * The state of a domain as returned by {@link Domain.getState}: a union over the states, so
+ * checking `state` narrows `reason` to that state's reasons.
+ *
+ * @public
+ */
+export type DomainStateInfo = { [S in DomainState]: DomainStateOf<S> }[DomainState];
 
 /**
  * Lifecycle event types and their details (`virDomainEventType` and the per-type detail
@@ -171,7 +185,13 @@ export function domainStateReasonCode(state: DomainState, reason: DomainStateRea
  * @public
  */
 export const JOB_TYPES = ['none', 'bounded', 'unbounded', 'completed', 'failed', 'cancelled'] as const;
-/** @public */
+/**
+ * A job's status (`VIR_DOMAIN_JOB_BOUNDED` is `bounded`): `none` when there is no job,
+ * `bounded` / `unbounded` while one runs (with or without a known end), then `completed`,
+ * `failed` or `cancelled`.
+ *
+ * @public
+ */
 export type JobType = (typeof JOB_TYPES)[number];
 
 /**
@@ -192,7 +212,12 @@ export const JOB_OPERATIONS = [
   'backup',
   'snapshot-delete',
 ] as const;
-/** @public */
+/**
+ * What a job does (`VIR_DOMAIN_JOB_OPERATION_BACKUP` is `backup`); `unknown` when the driver
+ * cannot tell.
+ *
+ * @public
+ */
 export type JobOperation = (typeof JOB_OPERATIONS)[number];
 
 /**
@@ -201,11 +226,17 @@ export type JobOperation = (typeof JOB_OPERATIONS)[number];
  * @public
  */
 export interface JobInfo {
+  /** The job's status (`virDomainJobType`); `none` when there is no job to report. */
   readonly type: JobType;
+  /** `VIR_DOMAIN_JOB_OPERATION`: what the job does, e.g. `backup`. */
   readonly operation?: JobOperation;
+  /** `VIR_DOMAIN_JOB_TIME_ELAPSED`: milliseconds since the job started. */
   readonly timeElapsed?: number;
+  /** `VIR_DOMAIN_JOB_DATA_TOTAL`: bytes the job copies in all (push backups). */
   readonly dataTotal?: number;
+  /** `VIR_DOMAIN_JOB_DATA_PROCESSED`: bytes copied so far. */
   readonly dataProcessed?: number;
+  /** `VIR_DOMAIN_JOB_DATA_REMAINING`: bytes still to copy (`dataTotal - dataProcessed`). */
   readonly dataRemaining?: number;
   /** Pull backups: bytes used in the scratch images. */
   readonly tempUsed?: number;

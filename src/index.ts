@@ -67,6 +67,7 @@ export {
   type DomainEventType,
   type DomainState,
   type DomainStateInfo,
+  type DomainStateOf,
   type DomainStateReason,
   type JobInfo,
   type JobOperation,

@@ -303,17 +303,29 @@ export interface DomainUndefineOptions {
  * @public
  */
 export interface ListDomainsOptions {
+  /** `VIR_CONNECT_LIST_DOMAINS_ACTIVE`: domains that are running or paused. */
   active?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_INACTIVE`: defined domains that are neither running nor paused. */
   inactive?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_PERSISTENT`: domains with a persistent definition. */
   persistent?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_TRANSIENT`: domains that vanish when they stop. */
   transient?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_RUNNING`: domains in state `running`. */
   running?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_PAUSED`: domains in state `paused`. */
   paused?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_SHUTOFF`: domains in state `shutoff`. */
   shutoff?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_OTHER`: domains in any state but `running`, `paused` and `shutoff`. */
   other?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT`: domains with at least one snapshot. */
   hasSnapshot?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT`: domains without snapshots. */
   noSnapshot?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT`: domains with at least one checkpoint. */
   hasCheckpoint?: boolean;
+  /** `VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT`: domains without checkpoints. */
   noCheckpoint?: boolean;
 }
 
@@ -337,7 +349,7 @@ export interface BackupBeginOptions extends LongOperationOptions {
 export interface JobInfoOptions {
   /** Statistics of the most recently completed job instead of the running one. */
   completed?: boolean;
-  /** With `completed`: forget the completed job's statistics afterwards. */
+  /** With `completed`: keep the completed job's statistics for later calls instead of discarding them. */
   keepCompleted?: boolean;
 }
 
@@ -427,7 +439,6 @@ export const KNOWN_OPTIONS = {
   ],
   backupBegin: ['reuseExternal', 'preserveShutdownDomain', ...LONG],
   getJobInfo: ['completed', 'keepCompleted'],
-  noOptions: [],
 } as const satisfies Record<string, readonly string[]>;
 
 /**

@@ -1,3 +1,4 @@
+import { domainOf } from './context.js';
 import type { Domain } from './domain.js';
 import type { SnapshotOps } from './driver/driver.js';
 import {
@@ -32,10 +33,10 @@ export class DomainSnapshot {
    */
   async getXml(options: SnapshotXmlOptions = {}): Promise<string> {
     const fn = 'snapshot.getXml';
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     ctx.checkOptions(options, 'snapshotGetXml', fn);
     if (options.secure) ctx.assertWritable(`${fn} with secure flag`);
-    return this.#run(fn, (ops) => ops.getXml(this.domain.identity, this.name, options));
+    return this.#run(fn, (ops) => ops.getXml(domainOf(this.domain).id, this.name, options));
   }
 
   /**
@@ -45,7 +46,7 @@ export class DomainSnapshot {
    */
   async getParent(): Promise<DomainSnapshot> {
     const name = await this.#run('snapshot.getParent', (ops) =>
-      ops.getParent(this.domain.identity, this.name),
+      ops.getParent(domainOf(this.domain).id, this.name),
     );
     return new DomainSnapshot(this.domain, name);
   }
@@ -56,19 +57,21 @@ export class DomainSnapshot {
    */
   async listChildren(options: SnapshotChildrenOptions = {}): Promise<DomainSnapshot[]> {
     const fn = 'snapshot.listChildren';
-    this.domain.context.checkOptions(options, 'snapshotListChildren', fn);
-    const names = await this.#run(fn, (ops) => ops.listChildren(this.domain.identity, this.name, options));
+    domainOf(this.domain).ctx.checkOptions(options, 'snapshotListChildren', fn);
+    const names = await this.#run(fn, (ops) =>
+      ops.listChildren(domainOf(this.domain).id, this.name, options),
+    );
     return names.map((n) => new DomainSnapshot(this.domain, n));
   }
 
   /** Whether this is the domain's current snapshot. */
   async isCurrent(): Promise<boolean> {
-    return this.#run('snapshot.isCurrent', (ops) => ops.isCurrent(this.domain.identity, this.name));
+    return this.#run('snapshot.isCurrent', (ops) => ops.isCurrent(domainOf(this.domain).id, this.name));
   }
 
   /** Whether virtkit keeps metadata for this snapshot (always true for the built-in drivers). */
   async hasMetadata(): Promise<boolean> {
-    return this.#run('snapshot.hasMetadata', (ops) => ops.hasMetadata(this.domain.identity, this.name));
+    return this.#run('snapshot.hasMetadata', (ops) => ops.hasMetadata(domainOf(this.domain).id, this.name));
   }
 
   /**
@@ -81,11 +84,11 @@ export class DomainSnapshot {
    */
   async revert(options: SnapshotRevertOptions = {}): Promise<void> {
     const fn = 'snapshot.revert';
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     ctx.assertWritable(fn);
     ctx.checkOptions(options, 'revertSnapshot', fn);
     assertExclusive(options, 'running', 'paused');
-    await this.#run(fn, (ops) => ops.revert(this.domain.identity, this.name, options));
+    await this.#run(fn, (ops) => ops.revert(domainOf(this.domain).id, this.name, options));
   }
 
   /**
@@ -98,15 +101,15 @@ export class DomainSnapshot {
    */
   async delete(options: MomentDeleteOptions = {}): Promise<void> {
     const fn = 'snapshot.delete';
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     ctx.assertWritable(fn);
     ctx.checkOptions(options, 'deleteSnapshot', fn);
     assertExclusive(options, 'children', 'childrenOnly');
-    await this.#run(fn, (ops) => ops.delete(this.domain.identity, this.name, options));
+    await this.#run(fn, (ops) => ops.delete(domainOf(this.domain).id, this.name, options));
   }
 
   async #run<T>(fn: string, work: (ops: SnapshotOps) => Promise<T>): Promise<T> {
-    const ctx = this.domain.context;
+    const ctx = domainOf(this.domain).ctx;
     const ops = ctx.capability('snapshots', fn);
     return ctx.call(() => work(ops));
   }

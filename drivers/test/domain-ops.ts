@@ -60,7 +60,8 @@ function domainXml(dom: TestDomain, options: DomainXmlOptions): string {
 }
 
 function stateOf(dom: TestDomain): DomainStateInfo {
-  return { state: dom.state, reason: dom.reason };
+  // state and reason are only ever set together by the per-state setters of TestWorld.
+  return { state: dom.state, reason: dom.reason } as DomainStateInfo;
 }
 
 type Filter = (dom: TestDomain) => boolean;

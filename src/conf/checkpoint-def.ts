@@ -25,11 +25,19 @@ export interface CheckpointDiskDef {
  * @public
  */
 export interface CheckpointDef {
+  /** `<name>`, unique per domain; a new checkpoint without one is named after its creation time. */
   readonly name?: string;
+  /** `<description>`: free text for humans, never interpreted. */
   readonly description?: string;
+  /** `<parent><name>`: the previous checkpoint, set by the driver on creation and read on redefine. */
   readonly parent?: string;
   /** Seconds since the epoch. */
   readonly creationTime?: number;
+  /**
+   * `<disks>`: per-disk choices; `undefined` gives every writable disk with media a bitmap, and
+   * after alignment every domain disk is listed in domain order.
+   */
   readonly disks?: readonly CheckpointDiskDef[];
+  /** `<domain>`: the domain definition when the checkpoint was taken; optional on redefine. */
   readonly domain?: DomainDef;
 }

@@ -6,7 +6,13 @@ import type { XmlElement } from './xml/tree.js';
  * @public
  */
 export const SNAPSHOT_LOCATIONS = ['no', 'internal', 'external', 'manual'] as const;
-/** @public */
+/**
+ * Where a snapshot keeps a disk's or the memory's state: `no` (left out), `internal` (inside
+ * the qcow2 image), `external` (a new overlay or memory file) or `manual` (taken by the
+ * application while the guest is paused; disks only).
+ *
+ * @public
+ */
 export type SnapshotLocation = (typeof SNAPSHOT_LOCATIONS)[number];
 
 /**

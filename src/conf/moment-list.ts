@@ -17,7 +17,9 @@ import {
  * @public
  */
 export interface MomentDefLike {
+  /** The moment's name, the list's key; required by {@link MomentList.add} and {@link MomentList.replace}. */
   readonly name?: string;
+  /** Name of the parent moment; absent for a root. */
   readonly parent?: string;
 }
 
@@ -27,7 +29,12 @@ export interface MomentDefLike {
  * @public
  */
 export const MOMENT_KINDS = ['snapshot', 'checkpoint'] as const;
-/** @public */
+/**
+ * What a {@link MomentList} holds: `snapshot` errors use `NO_DOMAIN_SNAPSHOT`, `checkpoint`
+ * errors `NO_DOMAIN_CHECKPOINT`.
+ *
+ * @public
+ */
 export type MomentKind = (typeof MOMENT_KINDS)[number];
 
 /**
@@ -36,7 +43,12 @@ export type MomentKind = (typeof MOMENT_KINDS)[number];
  * @public
  */
 export const MOMENT_REMOVE_MODES = ['self', 'children', 'childrenOnly'] as const;
-/** @public */
+/**
+ * A mode of {@link MomentList.remove}: `self` moves the children to the parent, `children`
+ * removes the whole subtree, `childrenOnly` removes only the descendants (libvirt's delete flags).
+ *
+ * @public
+ */
 export type MomentRemoveMode = (typeof MOMENT_REMOVE_MODES)[number];
 
 /**

@@ -17,7 +17,12 @@ export const SNAPSHOT_STATES = [
   'pmsuspended',
   'disk-snapshot',
 ] as const;
-/** @public */
+/**
+ * A snapshot's `<state>`: the domain state when it was taken, or `disk-snapshot` for a
+ * disk-only snapshot of an active domain.
+ *
+ * @public
+ */
 export type SnapshotState = (typeof SNAPSHOT_STATES)[number];
 
 /**
@@ -26,9 +31,13 @@ export type SnapshotState = (typeof SNAPSHOT_STATES)[number];
  * @public
  */
 export interface DiskSourceHost {
+  /** `<host name=…>`: host name or IP address of the storage server. */
   readonly name?: string;
+  /** `<host port=…>`: port number, kept as written; `undefined` means the protocol's default. */
   readonly port?: string;
+  /** `<host transport=…>`: `tcp` (libvirt's default), `unix` or `rdma`, kept as written. */
   readonly transport?: string;
+  /** `<host socket=…>`: absolute path of the UNIX socket, with transport `unix`. */
   readonly socket?: string;
 }
 
@@ -93,7 +102,9 @@ export interface SnapshotMemoryDef {
  * @public
  */
 export interface SnapshotDef {
+  /** `<name>`, unique per domain; a new snapshot without one is named after its creation time in seconds. */
   readonly name?: string;
+  /** `<description>`: free text for humans, never interpreted. */
   readonly description?: string;
   /** Parent snapshot name. */
   readonly parent?: string;
@@ -101,7 +112,15 @@ export interface SnapshotDef {
   readonly creationTime?: number;
   /** `undefined` is libvirt's `nostate` (not printed). */
   readonly state?: SnapshotState;
+  /**
+   * `<memory>`: whether and where the guest memory is saved; `undefined` lets the driver
+   * choose (`no` for a shut-off domain or a disk-only snapshot, else `internal`).
+   */
   readonly memory?: SnapshotMemoryDef;
+  /**
+   * `<disks>`: per-disk requests before alignment, one entry per domain disk in domain order
+   * after it; `undefined` applies the default location to every disk.
+   */
   readonly disks?: readonly SnapshotDiskDef[];
   /** Overlays created by reverting to a snapshot that has children (libvirt ≥ 9.7). */
   readonly revertDisks?: readonly SnapshotDiskDef[];

@@ -32,6 +32,7 @@ import type { ParsedUri } from '../util/uri.js';
  * @public
  */
 export interface DomainIdentity {
+  /** The domain's name when the identity was made; drivers find the domain by `uuid`. */
   readonly name: string;
   /** Lower-case dashed uuid. */
   readonly uuid: string;
@@ -45,8 +46,11 @@ export interface DomainIdentity {
  * @public
  */
 export interface DriverDomainEvent<E extends DomainEventType = DomainEventType> {
+  /** The domain the event is about, with its identity after the change (runtime id included). */
   readonly domain: DomainIdentity;
+  /** libvirt's event type, e.g. `STARTED`. */
   readonly event: E;
+  /** libvirt's detail for `event`, e.g. `FROM_SNAPSHOT`. */
   readonly detail: DomainEventDetail<E>;
 }
 
@@ -56,7 +60,9 @@ export interface DriverDomainEvent<E extends DomainEventType = DomainEventType> 
  * @public
  */
 export interface DriverJobCompletedEvent {
+  /** The domain whose job ended. */
   readonly domain: DomainIdentity;
+  /** Final statistics, as {@link BackupOps.getJobInfo} with `completed` returns them afterwards. */
   readonly info: JobInfo;
 }
 
@@ -66,7 +72,12 @@ export interface DriverJobCompletedEvent {
  * @public
  */
 export interface DriverEventSink {
+  /**
+   * Reports a lifecycle event once the state change is visible; listeners of `domain-event` run
+   * synchronously, and events sent during `open` are delivered when the connection exists.
+   */
   domainEvent(event: DriverDomainEvent): void;
+  /** Reports the end of an asynchronous job once its final statistics are recorded; emits `job-completed`. */
   jobCompleted(event: DriverJobCompletedEvent): void;
 }
 
@@ -145,21 +156,65 @@ export interface DomainOps {
   define(xml: string, options: DomainDefineOptions): Promise<DomainIdentity>;
   /** Creates and starts a transient domain; emits STARTED (and SUSPENDED when paused). */
   create(xml: string, options: DomainCreateOptions): Promise<DomainIdentity>;
-  /** @throws `NO_DOMAIN` "no domain with matching name 'X'". */
+  /**
+   * Finds a domain by its exact name.
+   *
+   * @throws `NO_DOMAIN` "no domain with matching name 'X'".
+   */
   lookupByName(name: string): Promise<DomainIdentity>;
-  /** @throws `NO_DOMAIN` "no domain with matching uuid 'U'". */
+  /**
+   * Finds a domain by uuid, which the core has already normalized to lower case with dashes.
+   *
+   * @throws `NO_DOMAIN` "no domain with matching uuid 'U'".
+   */
   lookupByUuid(uuid: string): Promise<DomainIdentity>;
   /** Domains matching the filter groups; order unspecified. */
   list(options: ListDomainsOptions): Promise<DomainIdentity[]>;
   /** Current identity (the runtime id changes with start/stop). @throws `NO_DOMAIN`. */
   refresh(domain: DomainIdentity): Promise<DomainIdentity>;
+  /**
+   * The live definition as libvirt domain XML, or the persistent one with `inactive`; secrets
+   * only with `secure` (already refused by the core on a read-only connection).
+   *
+   * @throws `NO_DOMAIN`.
+   */
   getXml(domain: DomainIdentity, options: DomainXmlOptions): Promise<string>;
+  /** The state and its reason as `virDomainGetState` reports them. @throws `NO_DOMAIN`. */
   getState(domain: DomainIdentity): Promise<DomainStateInfo>;
+  /** Whether the domain has a persistent definition (false for a transient one). @throws `NO_DOMAIN`. */
   isPersistent(domain: DomainIdentity): Promise<boolean>;
+  /**
+   * Boots an inactive domain (`virDomainCreateWithFlags`); emits STARTED/BOOTED, then
+   * SUSPENDED/PAUSED with `paused`.
+   *
+   * @throws `OPERATION_INVALID` "domain is already running".
+   */
   start(domain: DomainIdentity, options: DomainStartOptions): Promise<void>;
+  /**
+   * Asks the guest to power off; `<on_poweroff>` decides whether it stops (STOPPED/SHUTDOWN,
+   * a transient domain disappears) or restarts.
+   *
+   * @throws `OPERATION_INVALID` "domain is not running".
+   */
   shutdown(domain: DomainIdentity): Promise<void>;
+  /**
+   * Stops the domain at once, failing a running backup job; emits STOPPED/DESTROYED and drops a
+   * transient domain.
+   *
+   * @throws `OPERATION_INVALID` "domain is not running".
+   */
   destroy(domain: DomainIdentity, options: DomainDestroyOptions): Promise<void>;
+  /**
+   * Pauses a running domain (state paused/USER); emits SUSPENDED/PAUSED.
+   *
+   * @throws `OPERATION_INVALID` "domain is not running" when shut off or already paused.
+   */
   suspend(domain: DomainIdentity): Promise<void>;
+  /**
+   * Resumes a paused domain (state running/UNPAUSED); emits RESUMED/UNPAUSED.
+   *
+   * @throws `OPERATION_INVALID` "domain is not paused".
+   */
   resume(domain: DomainIdentity): Promise<void>;
   /** libvirt's undefine rules for snapshot and checkpoint metadata (semantics §f). */
   undefine(domain: DomainIdentity, options: DomainUndefineOptions): Promise<void>;
@@ -177,17 +232,57 @@ export interface SnapshotOps {
   list(domain: DomainIdentity, options: SnapshotListOptions): Promise<string[]>;
   /** Children (or descendants) of `name`. */
   listChildren(domain: DomainIdentity, name: string, options: SnapshotChildrenOptions): Promise<string[]>;
-  /** @throws `NO_DOMAIN_SNAPSHOT` when `name` does not exist. */
+  /**
+   * Checks that snapshot `name` exists; the core makes the handle.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` when `name` does not exist.
+   */
   lookup(domain: DomainIdentity, name: string): Promise<void>;
+  /**
+   * The snapshot's `<domainsnapshot>` XML as libvirt prints it; secrets in the embedded domain
+   * only with `secure`.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT`.
+   */
   getXml(domain: DomainIdentity, name: string, options: SnapshotXmlOptions): Promise<string>;
-  /** @throws `NO_DOMAIN_SNAPSHOT` "snapshot 'X' does not have a parent". */
+  /**
+   * The parent snapshot's name.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` "snapshot 'X' does not have a parent".
+   */
   getParent(domain: DomainIdentity, name: string): Promise<string>;
-  /** @throws `NO_DOMAIN_SNAPSHOT` "the domain does not have a current snapshot". */
+  /**
+   * The current snapshot's name: the one last created or reverted to.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` "the domain does not have a current snapshot".
+   */
   current(domain: DomainIdentity): Promise<string>;
+  /** Whether the domain has a current snapshot (false, not an error, when it has none). */
   hasCurrent(domain: DomainIdentity): Promise<boolean>;
+  /** Whether `name` is the current snapshot. @throws `NO_DOMAIN_SNAPSHOT` when it does not exist. */
   isCurrent(domain: DomainIdentity, name: string): Promise<boolean>;
+  /**
+   * Whether the driver keeps metadata for `name`; the built-in drivers always do.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT`.
+   */
   hasMetadata(domain: DomainIdentity, name: string): Promise<boolean>;
+  /**
+   * Restores the domain to the snapshot (`virDomainRevertToSnapshot`), makes it current and
+   * emits the FROM_SNAPSHOT lifecycle events of the state change; on `signal` it rolls back.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT`, `SNAPSHOT_REVERT_RISKY` when the snapshot lacks a domain
+   * definition, `OPERATION_INVALID` for an inactive snapshot of a transient domain without
+   * `running` or `paused`, `OPERATION_ABORTED` when `signal` fires.
+   */
   revert(domain: DomainIdentity, name: string, options: SnapshotRevertOptions): Promise<void>;
+  /**
+   * Deletes the snapshot, with `children` its subtree or with `childrenOnly` its descendants,
+   * re-parenting children and moving the current marker as libvirt does (semantics §b.6).
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT`, `OPERATION_UNSUPPORTED` for a delete the hypervisor cannot
+   * do, `OPERATION_ABORTED` when `signal` fires.
+   */
   delete(domain: DomainIdentity, name: string, options: MomentDeleteOptions): Promise<void>;
 }
 
@@ -199,13 +294,40 @@ export interface SnapshotOps {
 export interface CheckpointOps {
   /** Creates (or redefines) a checkpoint from `<domaincheckpoint>` XML; returns its name. */
   create(domain: DomainIdentity, xml: string, options: CheckpointCreateOptions): Promise<string>;
+  /** Names matching the filters (topological order on request, else unspecified). */
   list(domain: DomainIdentity, options: CheckpointListOptions): Promise<string[]>;
+  /**
+   * Children (or with `descendants` all descendants) of `name`.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT` when `name` does not exist.
+   */
   listChildren(domain: DomainIdentity, name: string, options: CheckpointChildrenOptions): Promise<string[]>;
-  /** @throws `NO_DOMAIN_CHECKPOINT` when `name` does not exist. */
+  /**
+   * Checks that checkpoint `name` exists; the core makes the handle.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT` when `name` does not exist.
+   */
   lookup(domain: DomainIdentity, name: string): Promise<void>;
+  /**
+   * The checkpoint's `<domaincheckpoint>` XML as libvirt prints it: without `<domain>` for
+   * `noDomain`, with per-disk `size=` for `size`.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT`, `OPERATION_INVALID` "domain is not running" for `size` on an
+   * inactive domain.
+   */
   getXml(domain: DomainIdentity, name: string, options: CheckpointXmlOptions): Promise<string>;
-  /** @throws `NO_DOMAIN_CHECKPOINT` "checkpoint 'X' does not have a parent". */
+  /**
+   * The parent checkpoint's name.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT` "checkpoint 'X' does not have a parent".
+   */
   getParent(domain: DomainIdentity, name: string): Promise<string>;
+  /**
+   * Deletes the checkpoint (its bitmaps too unless `metadataOnly`), with `children` its subtree
+   * or with `childrenOnly` its descendants, keeping incremental backups from its parent valid.
+   *
+   * @throws `NO_DOMAIN_CHECKPOINT`, `OPERATION_ABORTED` when `signal` fires.
+   */
   delete(domain: DomainIdentity, name: string, options: MomentDeleteOptions): Promise<void>;
 }
 
@@ -222,9 +344,23 @@ export interface BackupOps {
     checkpointXml: string | undefined,
     options: BackupBeginOptions,
   ): Promise<void>;
-  /** @throws `NO_DOMAIN_BACKUP` "no domain backup job present". */
+  /**
+   * The running backup job's `<domainbackup>` XML with every default filled in (file names,
+   * export names, bitmaps, server).
+   *
+   * @throws `NO_DOMAIN_BACKUP` "no domain backup job present".
+   */
   getXml(domain: DomainIdentity): Promise<string>;
+  /**
+   * Statistics of the running job, or with `completed` of the last finished one (then forgotten
+   * unless `keepCompleted`); `{ type: 'none' }` when there is none.
+   */
   getJobInfo(domain: DomainIdentity, options: JobInfoOptions): Promise<JobInfo>;
-  /** @throws `OPERATION_INVALID` "no job is active on the domain". */
+  /**
+   * Ends the running job: a pull backup finishes as `completed`, a push backup as `cancelled`;
+   * either way `jobCompleted` is reported.
+   *
+   * @throws `OPERATION_INVALID` "no job is active on the domain".
+   */
   abortJob(domain: DomainIdentity): Promise<void>;
 }

@@ -12,9 +12,11 @@ export interface ParsedUri {
   readonly scheme: string;
   /** Transport part of the scheme: `ssh` in `qemu+ssh://…`. */
   readonly transport: string | undefined;
+  /** User name before `@`, percent-decoded; `undefined` when the URI has none. */
   readonly user: string | undefined;
   /** Host name; `undefined` for local URIs such as `test:///default`. */
   readonly host: string | undefined;
+  /** Port after the host; `undefined` when the URI has none (the transport's default applies). */
   readonly port: number | undefined;
   /** Decoded path, e.g. `/default`, `/system`, `/embed`, `/abs/path/node.xml`. */
   readonly path: string;

@@ -221,3 +221,24 @@ describe('parseXml: hostile input', () => {
     expect(parseXml('<?xml version="1.0" encoding="ISO-8859-1"?><a/>').name).toBe('a');
   });
 });
+
+describe('parseXml: parser reuse', () => {
+  it('parses correctly after every kind of failure', () => {
+    const bad = ['<a>', '<a><b></a>', '<!DOCTYPE a><a/>', '<a/><b/>', '', '<a x="1" x="2"/>'];
+    for (const input of bad) {
+      expect(() => parseXml(input)).toThrow();
+      const el = parseXml("<r n='1'>\n  <c>t</c>\n</r>");
+      expect(el).toMatchObject({ name: 'r', attributes: { n: '1' }, line: 1, column: 1 });
+      expect(el.children).toEqual([
+        { name: 'c', attributes: {}, children: [{ text: 't' }], line: 2, column: 3 },
+      ]);
+    }
+  });
+
+  it('gives independent trees for consecutive documents', () => {
+    const a = parseXml('<a><x/></a>');
+    const b = parseXml('<b/>');
+    expect(a.children).toHaveLength(1);
+    expect(b).toMatchObject({ name: 'b', children: [] });
+  });
+});

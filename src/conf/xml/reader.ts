@@ -181,11 +181,52 @@ interface Frame {
   pendingBlank: string;
 }
 
+// Creating a SaxesParser and attaching handlers costs ~10x the parse of a small document
+// (handlers become per-object properties), so one parser is kept and reused: parsing is
+// synchronous, and saxes resets itself at the end of every well-formed document.
+type SaxEvent = 'error' | 'doctype' | 'xmldecl' | 'opentagstart' | 'opentag' | 'closetag' | 'text' | 'cdata';
+const SAX_EVENTS: readonly SaxEvent[] = [
+  'error',
+  'doctype',
+  'xmldecl',
+  'opentagstart',
+  'opentag',
+  'closetag',
+  'text',
+  'cdata',
+];
+let idleParser: SaxesParser | undefined;
+const owners = new WeakMap<SaxesParser, TreeBuilder>();
+
+function acquireParser(owner: TreeBuilder): SaxesParser {
+  const parser = idleParser ?? newParser();
+  idleParser = undefined;
+  owners.set(parser, owner);
+  return parser;
+}
+
+function releaseParser(parser: SaxesParser): void {
+  owners.delete(parser);
+  idleParser = parser;
+}
+
+function discardParser(parser: SaxesParser): void {
+  owners.delete(parser);
+}
+
+function newParser(): SaxesParser {
+  const parser = new SaxesParser({ xmlns: false, position: true });
+  for (const event of SAX_EVENTS) {
+    parser.on(event as 'text', (payload: unknown) => owners.get(parser)?.handle(event, payload));
+  }
+  return parser;
+}
+
 const BLANK = /^[ \t\r\n]*$/;
 const QNAME = /^[^:]+(?::[^:]+)?$/;
 
 class TreeBuilder {
-  private readonly parser = new SaxesParser({ xmlns: false, position: true });
+  private readonly parser: SaxesParser;
   private readonly stack: Frame[] = [];
   private root: XmlElement | undefined;
   private start: { line: number; column: number } = { line: 1, column: 1 };
@@ -194,21 +235,43 @@ class TreeBuilder {
     private readonly input: string,
     private readonly maxDepth: number,
     private readonly fromBytes: boolean,
-  ) {}
+  ) {
+    this.parser = acquireParser(this);
+  }
 
   run(): XmlElement {
-    const p = this.parser;
-    p.on('error', (err) => this.onError(err));
-    p.on('doctype', () => this.fail('DOCTYPE is not allowed'));
-    p.on('xmldecl', (decl) => this.onDecl(decl));
-    p.on('opentagstart', (tag) => this.onOpenTagStart(tag));
-    p.on('opentag', (tag) => this.onOpenTag(tag));
-    p.on('closetag', () => this.onCloseTag());
-    p.on('text', (text) => this.onText(text));
-    p.on('cdata', (text) => this.onCdata(text));
-    p.write(this.input).close();
+    try {
+      this.parser.write(this.input).close();
+    } catch (err) {
+      // A handler threw mid-document: the parser's state is undefined, so it is not reused.
+      discardParser(this.parser);
+      throw err;
+    }
+    releaseParser(this.parser);
     if (this.root === undefined) this.fail('document must contain a root element');
     return this.root as XmlElement;
+  }
+
+  /** @internal */
+  handle(event: SaxEvent, payload: unknown): void {
+    switch (event) {
+      case 'error':
+        return this.onError(payload as Error);
+      case 'doctype':
+        return this.fail('DOCTYPE is not allowed');
+      case 'xmldecl':
+        return this.onDecl(payload as XMLDecl);
+      case 'opentagstart':
+        return this.onOpenTagStart(payload as SaxesStartTagPlain);
+      case 'opentag':
+        return this.onOpenTag(payload as SaxesTagPlain);
+      case 'closetag':
+        return this.onCloseTag();
+      case 'text':
+        return this.onText(payload as string);
+      case 'cdata':
+        return this.onCdata(payload as string);
+    }
   }
 
   private fail(message: string): never {
