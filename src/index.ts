@@ -109,6 +109,7 @@ export {
   parseDomainXml,
   renameDomainDef,
   updateDomainDisk,
+  type DomainFormatOptions,
 } from './conf/domain-xml.js';
 export {
   SNAPSHOT_STATES,
@@ -133,9 +134,16 @@ export {
   defaultCheckpointBitmapNames,
   formatCheckpointXml,
   parseCheckpointXml,
+  type CheckpointFormatOptions,
+  type CheckpointParseOptions,
 } from './conf/checkpoint-xml.js';
 export type { BackupDef, BackupDiskDef, BackupDiskState, BackupServerDef } from './conf/backup-def.js';
-export { alignBackupDisks, formatBackupXml, parseBackupXml } from './conf/backup-xml.js';
+export {
+  alignBackupDisks,
+  formatBackupXml,
+  parseBackupXml,
+  type BackupXmlOptions,
+} from './conf/backup-xml.js';
 
 // Moment-list algorithms, shared by drivers
 export {

@@ -22,6 +22,16 @@ import { element, formatXml, textElement } from './xml/writer.js';
 const DISK_STATES: readonly BackupDiskState[] = ['running', 'complete', 'failed', 'cancelling', 'cancelled'];
 
 /**
+ * Options of {@link parseBackupXml} and {@link formatBackupXml}.
+ *
+ * @public
+ */
+export interface BackupXmlOptions {
+  /** The status form libvirt keeps for a running job: per-disk `state=`/`index=` and `<privateData>`, no schema check. */
+  readonly internal?: boolean;
+}
+
+/**
  * Parses a `<domainbackup>` document as libvirt's `virDomainBackupDefParseString`. The public
  * form is validated against the structure of `domainbackup.rng` first; `internal` reads the
  * status form instead (per-disk `state=` and `index=`, `<privateData>`) without validation.
@@ -31,10 +41,7 @@ const DISK_STATES: readonly BackupDiskState[] = ['running', 'complete', 'failed'
  * unknown mode, `<server>` in push mode or the rdma transport.
  * @public
  */
-export function parseBackupXml(
-  xml: string | Uint8Array,
-  options: { readonly internal?: boolean } = {},
-): BackupDef {
+export function parseBackupXml(xml: string | Uint8Array, options: BackupXmlOptions = {}): BackupDef {
   const root = parseXml(xml);
   expectRoot(root, 'domainbackup');
   const internal = options.internal === true;
@@ -66,7 +73,7 @@ export function parseBackupXml(
  *
  * @public
  */
-export function formatBackupXml(def: BackupDef, options: { readonly internal?: boolean } = {}): string {
+export function formatBackupXml(def: BackupDef, options: BackupXmlOptions = {}): string {
   const internal = options.internal === true;
   const push = (def.mode ?? 'push') === 'push';
   const disks = (def.disks ?? []).map((d) => formatDisk(d, push, internal));

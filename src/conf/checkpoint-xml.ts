@@ -11,6 +11,34 @@ import type { XmlElement } from './xml/tree.js';
 import { element, formatXml, textElement } from './xml/writer.js';
 
 /**
+ * Options of {@link parseCheckpointXml}.
+ *
+ * @public
+ */
+export interface CheckpointParseOptions {
+  /** Parse a dumped checkpoint being redefined: name and creation time are required (`VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE`). */
+  readonly redefine?: boolean;
+  /** Current time in seconds for a new checkpoint: its creation time and, when unnamed, its name. */
+  readonly now?: number;
+}
+
+/**
+ * Options of {@link formatCheckpointXml} (`virDomainCheckpointXMLFlags`).
+ *
+ * @public
+ */
+export interface CheckpointFormatOptions {
+  /** Keep secrets in the embedded `<domain>` (`VIR_DOMAIN_CHECKPOINT_XML_SECURE`). */
+  readonly secure?: boolean;
+  /** Leave out the embedded `<domain>` (`VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN`). */
+  readonly noDomain?: boolean;
+  /** Print each bitmap disk's dirty `size=` (`VIR_DOMAIN_CHECKPOINT_XML_SIZE`). */
+  readonly size?: boolean;
+  /** Accepted for symmetry with {@link SnapshotFormatOptions}; checkpoints have no uuid-only `<domain>`. */
+  readonly domainUuid?: string;
+}
+
+/**
  * Parses a `<domaincheckpoint>` document as libvirt does, always validating it against the
  * structure of `domaincheckpoint.rng` first (checkpoint names are restricted to
  * `[A-Za-z0-9_-][A-Za-z0-9_.-]*`, every disk needs a name, …). A disk without `checkpoint=`
@@ -26,7 +54,7 @@ import { element, formatXml, textElement } from './xml/writer.js';
  */
 export function parseCheckpointXml(
   xml: string | Uint8Array,
-  options: { readonly redefine?: boolean; readonly now?: number } = {},
+  options: CheckpointParseOptions = {},
 ): CheckpointDef {
   const root = parseXml(xml);
   expectRoot(root, 'domaincheckpoint');
@@ -51,15 +79,7 @@ export function parseCheckpointXml(
  *
  * @public
  */
-export function formatCheckpointXml(
-  def: CheckpointDef,
-  options: {
-    readonly secure?: boolean;
-    readonly noDomain?: boolean;
-    readonly size?: boolean;
-    readonly domainUuid?: string;
-  } = {},
-): string {
+export function formatCheckpointXml(def: CheckpointDef, options: CheckpointFormatOptions = {}): string {
   const ct = def.creationTime;
   const disks = (def.disks ?? []).map((d) => formatDisk(d, options.size === true));
   return formatXml(

@@ -57,12 +57,22 @@ export function domainDefFromElement(el: XmlElement): DomainDef {
 }
 
 /**
+ * Options of {@link formatDomainXml}.
+ *
+ * @public
+ */
+export interface DomainFormatOptions {
+  /** Keep secrets such as graphics passwords (`VIR_DOMAIN_XML_SECURE`). */
+  readonly secure?: boolean;
+}
+
+/**
  * Formats a domain definition as libvirt prints it. Without `secure`, secrets (graphics
  * passwords) are left out, as libvirt does without `VIR_DOMAIN_XML_SECURE`.
  *
  * @public
  */
-export function formatDomainXml(def: DomainDef, options: { readonly secure?: boolean } = {}): string {
+export function formatDomainXml(def: DomainDef, options: DomainFormatOptions = {}): string {
   const el = options.secure === true ? def.element : stripSecrets(def.element);
   return formatXml(el.name === 'domain' ? el : { ...el, name: 'domain' });
 }
