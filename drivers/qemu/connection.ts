@@ -1,0 +1,177 @@
+import { chmod, mkdir, realpath, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { VirtError, type DriverConnection, type DriverOpenOptions, type ParsedUri } from 'virtkit';
+import { DomainAccess, type QemuContext } from './access.js';
+import { createCheckpointOps } from './checkpoints.js';
+import { DIR_MODE, ensureDir, listDir, sweepTempFiles } from './atomic-file.js';
+import { createDomainOps } from './domains.js';
+import { readJournal, type FaultInjection } from './journal.js';
+import { isStorableName, RootLayout } from './layout.js';
+import { isProcessAlive } from './lock.js';
+import { MetadataStore } from './metadata.js';
+import { QemuImg } from './qemu-img.js';
+import { createSnapshotOps } from './snapshots.js';
+
+/**
+ * `driverOptions` the qemu driver understands (passed to `connect()`).
+ *
+ * @public
+ */
+export interface QemuDriverOptions {
+  /** Path of the qemu-img binary. @defaultValue `'qemu-img'` from PATH */
+  readonly qemuImg?: string;
+  /** How long an operation waits for another process holding the domain. @defaultValue 30000 */
+  readonly lockTimeoutMs?: number;
+  /**
+   * Test only: SIGKILL the process right after journal step `killAtStep` of the next
+   * journaled operation was recorded (0 = right after the plan was written).
+   */
+  readonly faultInjection?: { readonly killAtStep?: number };
+  /**
+   * Test and benchmark only: runs a qemu-img argv instead of `execFile` (resolves with its
+   * output, rejects when it fails).
+   */
+  readonly runner?: (file: string, args: readonly string[]) => Promise<{ stdout: string; stderr: string }>;
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/**
+ * The root directory a `qemu:` URI names: `qemu:///embed?root=DIR` (absolute DIR) or
+ * `qemu:///session` (`$XDG_DATA_HOME/virtkit/qemu`, default `~/.local/share/virtkit/qemu`).
+ * Returns `undefined` for URIs of another host or transport (declined).
+ *
+ * @throws `NO_CONNECT` naming what is wrong with the URI.
+ * @internal
+ */
+export function rootFromUri(uri: ParsedUri, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (uri.host !== undefined || uri.transport !== undefined) return undefined;
+  switch (uri.path) {
+    case '/embed': {
+      const root = uri.query['root'];
+      if (root === undefined || root === '') {
+        throw new VirtError(
+          'NO_CONNECT',
+          `qemu:///embed needs a 'root' parameter: qemu:///embed?root=/abs/dir`,
+        );
+      }
+      if (!isAbsolute(root))
+        throw new VirtError('NO_CONNECT', `qemu:///embed root '${root}' must be an absolute path`);
+      return root;
+    }
+    case '/session': {
+      const data = env['XDG_DATA_HOME'];
+      const base = data !== undefined && isAbsolute(data) ? data : join(homedir(), '.local', 'share');
+      return join(base, 'virtkit', 'qemu');
+    }
+    default:
+      throw new VirtError(
+        'NO_CONNECT',
+        `unsupported qemu URI path '${uri.path}': use qemu:///embed?root=DIR or qemu:///session`,
+      );
+  }
+}
+
+/**
+ * Opens a qemu connection on `root`: creates the layout (owner-only), removes temporary
+ * files of dead writers, and finishes every journal a crashed process left.
+ *
+ * @internal
+ */
+export async function openQemuConnection(
+  root: string,
+  options: DriverOpenOptions,
+): Promise<DriverConnection> {
+  const driverOptions = checkDriverOptions(options.driverOptions);
+  const layout = await createRoot(root);
+  const ctx: QemuContext = {
+    layout,
+    store: new MetadataStore(layout),
+    qemuImg: new QemuImg({ binary: driverOptions.qemuImg, runner: driverOptions.runner }),
+    clock: options.clock,
+    events: options.events,
+    faultInjection: driverOptions.faultInjection,
+    lockTimeoutMs: driverOptions.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+  };
+  const access = new DomainAccess(ctx);
+  await recoverRoot(ctx, access);
+  return {
+    domains: createDomainOps(ctx, access),
+    snapshots: createSnapshotOps(ctx, access),
+    checkpoints: createCheckpointOps(ctx, access),
+    async close() {},
+  };
+}
+
+/** Creates the root (0700) and its directories; the layout uses the root's canonical path. */
+async function createRoot(root: string): Promise<RootLayout> {
+  try {
+    const created = await mkdir(root, { recursive: true, mode: DIR_MODE });
+    if (created !== undefined) await chmod(root, DIR_MODE);
+    const layout = new RootLayout(await realpath(root));
+    for (const dir of layout.topDirs) await ensureDir(dir);
+    return layout;
+  } catch (cause) {
+    throw new VirtError('NO_CONNECT', `cannot use '${root}' as qemu root: ${(cause as Error).message}`, {
+      cause,
+      driver: 'qemu',
+    });
+  }
+}
+
+async function recoverRoot(ctx: QemuContext, access: DomainAccess): Promise<void> {
+  const { layout } = ctx;
+  const alive = (pid: number): boolean => isProcessAlive(pid);
+  await sweepTempFiles(layout.domainsDir, alive);
+  await sweepTempFiles(layout.journalDir, alive);
+  await sweepStaleLockLeftovers(layout.locksDir);
+  for (const domain of await ctx.store.domainNames()) {
+    await sweepTempFiles(layout.snapshotDir(domain), alive);
+    await sweepTempFiles(layout.checkpointDir(domain), alive);
+  }
+  for (const entry of await listDir(layout.journalDir)) {
+    const name = entry.endsWith('.json') ? entry.slice(0, -'.json'.length) : undefined;
+    if (name === undefined || !isStorableName(name)) continue;
+    const record = await readJournal(layout.journalFile(name)).catch(() => undefined);
+    if (record !== undefined && isProcessAlive(record.pid) && record.pid !== process.pid) continue;
+    // A journal that cannot be finished now (e.g. an image still locked by a qemu-img the
+    // crashed process left running) stays; the domain's next operation retries and reports it.
+    await access.recover(name).catch(() => undefined);
+  }
+}
+
+/** Lock files renamed aside by a takeover that died before removing them. */
+async function sweepStaleLockLeftovers(dir: string): Promise<void> {
+  for (const entry of await listDir(dir)) {
+    const m = /\.stale\.(\d+)\.[0-9a-f]+$/.exec(entry);
+    if (m?.[1] !== undefined && !isProcessAlive(Number(m[1])))
+      await unlink(join(dir, entry)).catch(() => undefined);
+  }
+}
+
+function checkDriverOptions(raw: Readonly<Record<string, unknown>>): QemuDriverOptions {
+  const known = ['qemuImg', 'lockTimeoutMs', 'faultInjection', 'runner'];
+  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+  const bad = (what: string): VirtError =>
+    new VirtError('INVALID_ARG', `invalid argument: qemu driverOptions.${what}`, { driver: 'qemu' });
+  if (unknown.length > 0) throw bad(`${unknown.join(', ')} unknown (known: ${known.join(', ')})`);
+  const { qemuImg, lockTimeoutMs, faultInjection, runner } = raw;
+  if (qemuImg !== undefined && (typeof qemuImg !== 'string' || qemuImg === ''))
+    throw bad('qemuImg must be a path');
+  if (lockTimeoutMs !== undefined && (typeof lockTimeoutMs !== 'number' || !(lockTimeoutMs >= 0))) {
+    throw bad('lockTimeoutMs must be a number >= 0');
+  }
+  if (runner !== undefined && typeof runner !== 'function') throw bad('runner must be a function');
+  if (faultInjection !== undefined) {
+    const k = (faultInjection as FaultInjection | null)?.killAtStep;
+    if (
+      typeof faultInjection !== 'object' ||
+      faultInjection === null ||
+      (k !== undefined && !Number.isInteger(k))
+    ) {
+      throw bad('faultInjection must be { killAtStep?: integer }');
+    }
+  }
+  return raw as QemuDriverOptions;
+}

@@ -1,0 +1,85 @@
+// The qemu driver on a shut-off VM with two qcow2 disks, everything kept in a temporary
+// embedded root: internal snapshots with a branch, revert, delete, a checkpoint, and an
+// external (overlay) snapshot. Needs qemu-img (Debian: apt-get install qemu-utils).
+// Run: npx tsx examples/04-qemu-offline.ts
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, formatCheckpointTree, formatSnapshotTree } from 'virtkit';
+
+export async function main(): Promise<void> {
+  if (!hasQemuImg()) {
+    console.log('qemu-img not found: install qemu-utils to run this example');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'virtkit-example-'));
+  try {
+    const disks = ['vda', 'vdb'].map((dev) => ({ dev, path: join(dir, `${dev}.qcow2`) }));
+    for (const d of disks) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', d.path, '64M']);
+
+    await using conn = await connect(`qemu:///embed?root=${join(dir, 'root')}`);
+    const domain = await conn.defineDomain(`
+      <domain type='qemu'>
+        <name>demo</name>
+        <memory unit='MiB'>64</memory>
+        <devices>
+          ${disks
+            .map(
+              (d) => `<disk type='file' device='disk'>
+            <driver name='qemu' type='qcow2'/>
+            <source file='${d.path}'/>
+            <target dev='${d.dev}' bus='virtio'/>
+          </disk>`,
+            )
+            .join('\n')}
+        </devices>
+      </domain>`);
+    console.log(`defined ${domain.name} (${domain.uuid}), state ${(await domain.getState()).state}`);
+
+    // Internal snapshots: qemu-img snapshot -c on both disks, all or nothing.
+    const base = await domain.createSnapshot({ name: 'base', description: 'fresh install' });
+    await domain.createSnapshot({ name: 'upgrade' });
+    await base.revert(); // back to base: the next snapshot starts a branch
+    await domain.createSnapshot({ name: 'experiment' });
+    console.log('snapshot tree:');
+    console.log(await formatSnapshotTree(domain));
+
+    await (await domain.lookupSnapshotByName('upgrade')).delete();
+    console.log(`after deleting 'upgrade', current is '${(await domain.currentSnapshot()).name}'`);
+
+    // A checkpoint is a persistent dirty bitmap in every qcow2 disk (beyond libvirt: offline too).
+    await domain.createCheckpoint({ name: 'backup-1' });
+    console.log('checkpoints:');
+    console.log(await formatCheckpointTree(domain));
+
+    // An internal revert is refused while bitmaps exist (qemu-img cannot apply it then).
+    try {
+      await base.revert();
+    } catch (err) {
+      console.log(`revert refused as expected: ${(err as Error).message.slice(0, 80)}…`);
+    }
+
+    // External, disk-only snapshot: new overlays vda.ext1 / vdb.ext1; the domain now uses them
+    // and the checkpoint's bitmap is carried into the overlays.
+    await domain.createSnapshot({ name: 'ext1' }, { diskOnly: true });
+    const sources = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
+    console.log(`disks now: ${sources.join(', ')}`);
+
+    const names = (await domain.listSnapshots({ topological: true })).map((s) => s.name);
+    console.log(`snapshots, parents first: ${names.join(', ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function hasQemuImg(): boolean {
+  try {
+    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'virtkit';
+import { describe, it } from 'vitest';
+import { findBinary } from '../../helpers/binaries.js';
+import { describeDriverConformance } from './suite.js';
+
+const QEMU_IMG = findBinary('qemu-img');
+
+function domainXml(dir: string): string {
+  const disk = (dev: string) =>
+    `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>` +
+    `<source file='${join(dir, `${dev}.qcow2`)}'/><target dev='${dev}' bus='virtio'/></disk>`;
+  return `<domain type='qemu'><name>conformance</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu><devices>${disk('vda')}${disk('vdb')}</devices></domain>`;
+}
+
+// Every test gets a fresh embedded root with an inactive two-disk qcow2 domain.
+if (QEMU_IMG === undefined) {
+  describe('driver conformance: qemu:///embed', () => {
+    it.skip('needs qemu-img', () => undefined);
+  });
+} else {
+  describeDriverConformance(
+    'qemu:///embed (shut-off domain)',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'virtkit-conformance-'));
+      for (const dev of ['vda', 'vdb'])
+        execFileSync(QEMU_IMG, ['create', '-q', '-f', 'qcow2', join(dir, `${dev}.qcow2`), '16M']);
+      const connection = await connect(`qemu:///embed?root=${join(dir, 'root')}`);
+      await connection.defineDomain(domainXml(dir));
+      return {
+        connection,
+        domain: 'conformance',
+        dispose: async () => {
+          await connection.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+    {
+      snapshots: true,
+      checkpoints: true,
+      backups: false,
+      events: true,
+      lifecycle: false,
+      checkpointsNeedActiveDomain: false,
+      snapshotsWithCheckpoints: true,
+    },
+  );
+}
