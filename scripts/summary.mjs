@@ -10,6 +10,10 @@ try {
   process.exit(1);
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-const failedSuites = (report.testResults ?? []).filter((r) => r.status === 'failed' && r.assertionResults?.length === 0);
+const failedSuites = (report.testResults ?? []).filter(
+  (r) => r.status === 'failed' && r.assertionResults?.length === 0,
+);
 for (const s of failedSuites) console.error(`suite failed to run: ${s.name}: ${s.message ?? ''}`);
-console.log(`${report.numPassedTests} passed, ${report.numFailedTests + failedSuites.length} failed, ${skipped} skipped`);
+console.log(
+  `${report.numPassedTests} passed, ${report.numFailedTests + failedSuites.length} failed, ${skipped} skipped`,
+);
