@@ -1,6 +1,7 @@
 // The qemu driver on a shut-off VM with two qcow2 disks, everything kept in a temporary
-// embedded root: internal snapshots with a branch, revert, delete, a checkpoint, and an
-// external (overlay) snapshot. Needs qemu-img (Debian: apt-get install qemu-utils).
+// embedded root: internal snapshots with a branch, revert, delete, a checkpoint, and external
+// (overlay) snapshots with a branch, a revert and merging deletes. Needs qemu-img (Debian:
+// apt-get install qemu-utils).
 // Run: npx tsx examples/04-qemu-offline.ts
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,6 +69,30 @@ export async function main(): Promise<void> {
 
     const names = (await domain.listSnapshots({ topological: true })).map((s) => s.name);
     console.log(`snapshots, parents first: ${names.join(', ')}`);
+
+    // External branches: reverting to ext1 puts fresh overlays on ext1's frozen images (ext2's
+    // overlays are dropped: nothing needs them), and the next snapshot starts a second branch.
+    await domain.createSnapshot({ name: 'ext2' }, { diskOnly: true });
+    const ext1 = await domain.lookupSnapshotByName('ext1');
+    await ext1.revert();
+    await domain.createSnapshot({ name: 'ext3' }, { diskOnly: true });
+    console.log('snapshot tree with an external branch:');
+    console.log(await formatSnapshotTree(domain));
+
+    // Deleting external snapshots merges their images (beyond libvirt, which refuses most of
+    // these): ext1 has two children, so its frozen image stays as their shared backing file;
+    // ext2 is a leaf the domain left, so its frozen image goes; ext3 is the current leaf, so
+    // its overlay is committed into the image it froze, which the domain uses again.
+    await ext1.delete();
+    await (await domain.lookupSnapshotByName('ext2')).delete();
+    await (
+      await domain.lookupSnapshotByName('ext3')
+    ).delete({
+      onProgress: (p) => console.log(`  delete ext3: ${p.phase} (${p.completed}/${p.total})`),
+    });
+    const after = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
+    console.log(`after deleting the external snapshots, disks: ${after.join(', ')}`);
+    console.log(await formatSnapshotTree(domain));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
-import { stat, truncate, unlink } from 'node:fs/promises';
+import { truncate, unlink } from 'node:fs/promises';
 import { VirtError } from 'virtkit';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import {
   DIR_MODE,
@@ -10,6 +10,17 @@ import {
   type FileWrite,
   type StagedFile,
 } from './atomic-file.js';
+import {
+  hasBitmap,
+  hasSnapshot,
+  ignoreMissing,
+  mergeBitmapFrom,
+  rebaseUnsafe,
+  redoImageCommit,
+  runImageCommit,
+  unlinkFile,
+  type ImageAction,
+} from './image-actions.js';
 import type { QemuImg } from './qemu-img.js';
 
 /**
@@ -59,7 +70,9 @@ export type JournalAction =
       readonly removes: readonly string[];
       /** Directories removed afterwards when empty. */
       readonly removeDirs?: readonly string[];
-    };
+    }
+  /** Merging and dropping images (external revert and delete), see `image-actions.ts`. */
+  | ImageAction;
 
 /**
  * The kind of a {@link JournalAction}.
@@ -87,9 +100,8 @@ interface Handler<A extends JournalAction> {
 
 type Handlers = { readonly [K in JournalActionKind]: Handler<Extract<JournalAction, { kind: K }>> };
 
-// Extension point: a new kind (e.g. `image-commit`, `image-rebase`, `file-unlink` for external
-// revert/delete) is a union member above and a handler here; `before` kinds need `undo`,
-// `after` kinds need `redo`, and both must be idempotent.
+// A new kind is a union member above and a handler here; `before` kinds need `undo`, `after`
+// kinds need `redo`, and both must be idempotent.
 const HANDLERS: Handlers = {
   commit: { side: 'commit', run: async () => undefined },
   'snapshot-create': {
@@ -139,6 +151,10 @@ const HANDLERS: Handlers = {
     },
   },
   metadata: { side: 'after', run: applyMetadata, redo: applyMetadata },
+  'image-commit': { side: 'after', run: runImageCommit, redo: redoImageCommit },
+  'bitmap-merge-from': { side: 'after', run: mergeBitmapFrom, redo: mergeBitmapFrom },
+  'image-rebase-unsafe': { side: 'after', run: rebaseUnsafe, redo: rebaseUnsafe },
+  'file-unlink': { side: 'after', run: unlinkFile, redo: unlinkFile },
 };
 
 /**
@@ -198,6 +214,14 @@ export function describeAction(action: JournalAction): string {
       return `${action.kind} '${action.name}' on ${action.image}`;
     case 'overlay-create':
       return `${action.kind} ${action.image}`;
+    case 'image-commit':
+      return `${action.kind} ${action.image} into ${basename(action.base)}`;
+    case 'bitmap-merge-from':
+      return `${action.kind} '${action.name}' of ${action.source} into ${action.image}`;
+    case 'image-rebase-unsafe':
+      return `${action.kind} ${action.image} onto ${basename(action.backing)}`;
+    case 'file-unlink':
+      return `${action.kind} ${action.path}`;
   }
 }
 
@@ -255,29 +279,4 @@ export async function stageMetadata(a: MetadataAction): Promise<StagedFile[]> {
 export async function publishMetadata(a: MetadataAction, staged: readonly StagedFile[]): Promise<void> {
   await publishFiles(staged, a.removes);
   for (const dir of a.removeDirs ?? []) await removeDirIfEmpty(dir);
-}
-
-async function hasSnapshot(ctx: ActionContext, image: string, name: string): Promise<boolean> {
-  if (!(await exists(image))) return false;
-  const [info] = await ctx.qemuImg.info(image);
-  return (info?.snapshots ?? []).some((s) => s.name === name);
-}
-
-async function hasBitmap(ctx: ActionContext, image: string, name: string): Promise<boolean> {
-  if (!(await exists(image))) return false;
-  const [info] = await ctx.qemuImg.info(image);
-  return (info?.bitmaps ?? []).some((b) => b.name === name);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function ignoreMissing(err: unknown): void {
-  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }

@@ -112,6 +112,7 @@ export function newJournalId(): string {
  */
 export async function runJournal(plan: JournalPlan, options: JournalRunOptions): Promise<void> {
   validatePlan(plan);
+  if (isAborted(options.signal)) throw aborted(plan, options.signal?.reason);
   const commitsFirst = plan.steps[0]?.action.kind === 'commit';
   let record: JournalRecord = {
     version: 1,
@@ -278,6 +279,10 @@ function parseRecord(text: string, path: string): JournalRecord {
 
 function killPoint(fault: FaultInjection | undefined, step: number): void {
   if (fault?.killAtStep === step) process.kill(process.pid, 'SIGKILL');
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 function aborted(plan: JournalPlan, reason: unknown): VirtError {

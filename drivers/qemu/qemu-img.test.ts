@@ -18,6 +18,9 @@ describe('QemuImg', () => {
     await q.bitmapAdd('/i/a.qcow2', '-c1', { granularity: 131072, disabled: true });
     await q.bitmapRemove('/i/a.qcow2', 'c1');
     await q.bitmapMerge('/i/a.qcow2', 'c2', 'c1');
+    await q.bitmapMergeFrom('/i/a.qcow2', 'c1', '/i/o.qcow2', 'qcow2', 'c1');
+    await q.commit('/i/o.qcow2', { keepTop: true });
+    await q.rebase('/i/t.qcow2', '/i/a.qcow2', 'raw', { unsafe: true });
     expect(r.calls).toEqual([
       ['/opt/qemu-img', ['snapshot', '-c', 's 1', '/i/a b.qcow2']],
       ['/opt/qemu-img', ['snapshot', '-a', '-x', '/i/a.qcow2']],
@@ -26,6 +29,12 @@ describe('QemuImg', () => {
       ['/opt/qemu-img', ['bitmap', '--add', '-g', '131072', '--disable', '--', '/i/a.qcow2', '-c1']],
       ['/opt/qemu-img', ['bitmap', '--remove', '--', '/i/a.qcow2', 'c1']],
       ['/opt/qemu-img', ['bitmap', '--merge', 'c2', '--', '/i/a.qcow2', 'c1']],
+      [
+        '/opt/qemu-img',
+        ['bitmap', '--merge', 'c1', '-b', '/i/o.qcow2', '-F', 'qcow2', '--', '/i/a.qcow2', 'c1'],
+      ],
+      ['/opt/qemu-img', ['commit', '-q', '-d', '/i/o.qcow2']],
+      ['/opt/qemu-img', ['rebase', '-q', '-u', '-f', 'qcow2', '-b', '/i/a.qcow2', '-F', 'raw', '/i/t.qcow2']],
     ]);
   });
 

@@ -181,6 +181,20 @@ export class QemuImg {
     await this.run(['bitmap', '--merge', source, '--', image, target]);
   }
 
+  /**
+   * `bitmap --merge SOURCE -b SOURCEIMAGE -F SOURCEFMT IMAGE TARGET`: ORs bitmap SOURCE of
+   * another image into TARGET of IMAGE (SOURCEIMAGE may be backed by IMAGE).
+   */
+  async bitmapMergeFrom(
+    image: string,
+    target: string,
+    sourceImage: string,
+    sourceFormat: string,
+    source: string,
+  ): Promise<void> {
+    await this.run(['bitmap', '--merge', source, '-b', sourceImage, '-F', sourceFormat, '--', image, target]);
+  }
+
   /** `commit [-d] [-b BASE] IMAGE` (for external snapshot deletion). */
   async commit(image: string, options: { base?: string; keepTop?: boolean } = {}): Promise<void> {
     const b = options.base === undefined ? [] : ['-b', options.base];

@@ -27,6 +27,7 @@ import {
 import type { JournalStep } from './journal.js';
 import { assertStorableName } from './layout.js';
 import { captureMoments, type DomainState } from './metadata.js';
+import { clearRevertDisks } from './metadata-paths.js';
 import { redefineSnapshot } from './snapshot-redefine.js';
 import { prepareSnapshot, type PreparedSnapshot } from './snapshot-prepare.js';
 
@@ -45,7 +46,8 @@ export async function createSnapshot(
   xml: string,
   options: SnapshotCreateOptions,
 ): Promise<string> {
-  return access.write(domain, 'snapshot-create', options, async (state, tx) => {
+  let relinked = false;
+  const created = await access.write(domain, 'snapshot-create', options, async (state, tx) => {
     if (options.redefine === true) return redefineSnapshot(ctx, state, xml, options, tx);
     const parsed = parseSnapshotXml(xml, {
       offline: true,
@@ -61,9 +63,12 @@ export async function createSnapshot(
       prepared.kind === 'internal'
         ? await internalSteps(ctx, state, prepared)
         : await externalSteps(ctx, state, prepared, options.reuseExt === true);
-    await commitSnapshot(ctx, state, tx, prepared, work, options.noMetadata === true);
+    relinked = await commitSnapshot(ctx, state, tx, prepared, work, options.noMetadata === true);
     return name;
   });
+  // Re-linked definitions are reordered among their siblings in memory: reload them as stored.
+  if (relinked) access.invalidate(domain.name);
+  return created;
 }
 
 interface SnapshotWork {
@@ -79,10 +84,13 @@ async function commitSnapshot(
   prepared: PreparedSnapshot,
   work: SnapshotWork,
   noMetadata: boolean,
-): Promise<void> {
+): Promise<boolean> {
   const before = captureMoments(state.snapshots);
   const domainChanged = work.domain !== state.def;
   state.def = work.domain;
+  const parent = state.snapshots.current;
+  // libvirt: the revert overlays of the current snapshot are now the new snapshot's business.
+  const relinked = !noMetadata && clearRevertDisks(state.snapshots, (_s, n) => n === parent);
   if (!noMetadata) {
     state.snapshots.add(prepared.def);
     state.snapshots.setCurrent(prepared.def.name);
@@ -92,6 +100,7 @@ async function commitSnapshot(
     ctx.store.snapshotChange(state.name, before, state.snapshots),
   );
   await tx.run(`snapshot-create-${prepared.kind}`, [...work.steps, COMMIT_STEP, ...metadata]);
+  return relinked;
 }
 
 /** `qemu-img snapshot -c` on every internal disk, after checking the images. */

@@ -1,6 +1,5 @@
 import {
   assertOptions,
-  isExternalSnapshot,
   KNOWN_OPTIONS,
   VirtError,
   type DomainIdentity,
@@ -8,6 +7,7 @@ import {
   type SnapshotDef,
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
+import { deleteImageWork } from './delete-image-work.js';
 import { assertWritable, imageInfos, internalSnapshotImages } from './images.js';
 import type { JournalStep } from './journal.js';
 import { captureMoments, type DomainState } from './metadata.js';
@@ -47,13 +47,19 @@ export function doomedMoments(
 }
 
 /**
- * `virDomainSnapshotDelete` for a shut-off domain. The tree follows libvirt (semantics §b.6);
- * internal snapshots are removed from every image with `qemu-img snapshot -d` after the
- * commit point (finished by recovery after a crash), once every image was checked to hold
- * the snapshot and to be writable; `metadataOnly` leaves the images alone.
+ * `virDomainSnapshotDelete` for a shut-off domain, internal and external snapshots alike,
+ * including what libvirt refuses (non-leaf external snapshots, several children, outside the
+ * active chain, `children`/`childrenOnly` over external subtrees). The tree follows libvirt
+ * (semantics §b.6). After the commit point the metadata is written, internal snapshots are
+ * removed from every image with `qemu-img snapshot -d`, and the images are compacted (see
+ * `deleteImageWork`): every remaining snapshot and the current state read the same bytes as
+ * before, and no image nothing needs remains. Everything after the commit point is finished
+ * by recovery after a crash; `signal` is honoured only before it. `metadataOnly` leaves the
+ * images alone.
  *
- * @throws `OPERATION_UNSUPPORTED` for external snapshots without `metadataOnly` (not
- * implemented yet), `OPERATION_INVALID` when an image lacks the snapshot or is read-only.
+ * @throws `OPERATION_INVALID` when an image lacks an internal snapshot or is read-only;
+ * `OPERATION_UNSUPPORTED` when a merge would remove an image holding internal snapshots that
+ * stay; `OPERATION_ABORTED` when `signal` fired before the commit point.
  * @internal
  */
 export async function deleteSnapshot(
@@ -64,32 +70,40 @@ export async function deleteSnapshot(
   options: MomentDeleteOptions,
 ): Promise<void> {
   assertOptions(options, KNOWN_OPTIONS.deleteSnapshot, 'snapshot.delete');
-  await access.write(domain, 'snapshot-delete', options, async (state, tx) => {
+  const relinked = await access.write(domain, 'snapshot-delete', options, async (state, tx) => {
     const list = state.snapshots;
     list.require(name);
     const mode = removeMode(options);
     const doomed = doomedMoments(list, name, mode).map((n) => list.require(n));
-    const cleanup = options.metadataOnly === true ? [] : await imageSteps(ctx, state, doomed);
     const before = captureMoments(list);
-    list.remove(name, mode);
-    const metadata = ctx.store.snapshotChange(state.name, before, list);
-    await tx.run('snapshot-delete', [COMMIT_STEP, ...metadataSteps(metadata), ...cleanup]);
+    const remove = (): void => void list.remove(name, mode);
+    if (options.metadataOnly === true) {
+      remove();
+      const metadata = ctx.store.snapshotChange(state.name, before, list);
+      await tx.run('snapshot-delete', [COMMIT_STEP, ...metadataSteps(metadata)]);
+      return false;
+    }
+    const internal = await internalSteps(ctx, state, doomed);
+    const work = await deleteImageWork(ctx, state, doomed, remove);
+    const domainChanged = work.domain !== state.def;
+    state.def = work.domain;
+    const metadata = metadataSteps(
+      ...(domainChanged ? [ctx.store.domainChange(work.domain)] : []),
+      ctx.store.snapshotChange(state.name, before, list),
+    );
+    await tx.run('snapshot-delete', [COMMIT_STEP, ...metadata, ...internal, ...work.steps]);
+    return work.relinked;
   });
+  // Re-linked definitions change sibling order in memory; reload them as stored.
+  if (relinked) access.invalidate(domain.name);
 }
 
 /** `qemu-img snapshot -d` for every internal snapshot that goes, after checking every image. */
-async function imageSteps(
+async function internalSteps(
   ctx: QemuContext,
   state: DomainState,
   doomed: readonly SnapshotDef[],
 ): Promise<JournalStep[]> {
-  const external = doomed.filter(isExternalSnapshot).map((d) => `'${d.name ?? ''}'`);
-  if (external.length > 0) {
-    throw new VirtError(
-      'OPERATION_UNSUPPORTED',
-      `deletion of external snapshot ${external.join(', ')} is not implemented yet (use metadataOnly to forget it)`,
-    );
-  }
   const targets = doomed.flatMap((def) =>
     internalSnapshotImages(def, state.def).map((image) => ({ name: def.name ?? '', image })),
   );

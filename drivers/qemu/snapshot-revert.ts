@@ -4,11 +4,14 @@ import {
   KNOWN_OPTIONS,
   renameDomainDef,
   VirtError,
+  type DomainDef,
   type DomainIdentity,
   type SnapshotDef,
   type SnapshotRevertOptions,
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
+import { compactionSteps } from './image-compaction.js';
+import { canonicalPaths } from './image-graph.js';
 import {
   assertFormat,
   assertWritable,
@@ -21,6 +24,8 @@ import {
 } from './images.js';
 import type { JournalStep } from './journal.js';
 import { captureMoments, type DomainState } from './metadata.js';
+import { clearRevertDisks, metadataPaths } from './metadata-paths.js';
+import { droppedImages, revertExternal } from './snapshot-revert-external.js';
 
 const PART_2 = 'running qemu domains are not supported yet (part 2)';
 
@@ -32,8 +37,10 @@ const PART_2 = 'running qemu domains are not supported yet (part 2)';
  * snapshot, the snapshot becomes current and the safety snapshots are dropped. A definition
  * that changed is reported as DEFINED/FROM_SNAPSHOT (semantics §d.2).
  *
- * @throws `OPERATION_UNSUPPORTED` for external snapshots (not implemented yet), snapshots
- * with memory or `running`/`paused` (running domains: part 2), images holding persistent
+ * External snapshots are reverted by `revertExternal` (fresh overlays on the frozen images).
+ *
+ * @throws `OPERATION_UNSUPPORTED` for snapshots with memory or `running`/`paused` (running
+ * domains: part 2), images holding persistent
  * bitmaps (QEMU refuses to apply internal snapshots then) or images that are read-only
  * backing files of external snapshots; `SNAPSHOT_REVERT_RISKY` without a `<domain>`.
  * @internal
@@ -46,9 +53,13 @@ export async function revertSnapshot(
   options: SnapshotRevertOptions,
 ): Promise<void> {
   assertOptions(options, KNOWN_OPTIONS.revertSnapshot, 'snapshot.revert');
-  const redefined = await access.write(domain, 'snapshot-revert', options, async (state, tx) => {
+  const outcome = await access.write(domain, 'snapshot-revert', options, async (state, tx) => {
     const snap = state.snapshots.require(name);
-    validateTarget(state, name, snap, options);
+    const domainDef = validateTarget(state, name, snap, options);
+    if (isExternalSnapshot(snap)) {
+      await revertExternal(ctx, state, tx, name, { ...snap, domain: domainDef });
+      return { changed: true, relinked: true };
+    }
     const images = internalSnapshotImages(snap, state.def);
     await checkImages(ctx, state, name, images);
     const safety = `virtkit-revert-${tx.journalId}`;
@@ -63,8 +74,9 @@ export async function revertSnapshot(
       })),
     ];
     const before = captureMoments(state.snapshots);
-    const restored = renameDomainDef(snap.domain ?? state.def, state.name);
+    const restored = renameDomainDef(domainDef, state.name);
     const changed = ctx.store.domainXml(restored) !== ctx.store.domainXml(state.def);
+    const drops = changed ? await dropSteps(ctx, state, restored) : [];
     state.def = restored;
     state.snapshots.setCurrent(name);
     const metadata = metadataSteps(
@@ -75,24 +87,39 @@ export async function revertSnapshot(
       name: `drop safety ${i.disk.target}`,
       action: { kind: 'snapshot-delete' as const, image: i.path, name: safety },
     }));
-    await tx.run('snapshot-revert-internal', [...steps, COMMIT_STEP, ...metadata, ...cleanup]);
-    return changed;
+    await tx.run('snapshot-revert-internal', [...steps, COMMIT_STEP, ...metadata, ...cleanup, ...drops]);
+    return { changed, relinked: drops.length > 0 };
   });
-  if (redefined) ctx.events.domainEvent({ domain, event: 'DEFINED', detail: 'FROM_SNAPSHOT' });
+  if (outcome.changed) ctx.events.domainEvent({ domain, event: 'DEFINED', detail: 'FROM_SNAPSHOT' });
+  // Re-linked snapshot definitions are reordered among their siblings in memory: reload them.
+  if (outcome.relinked) access.invalidate(domain.name);
 }
 
-/** libvirt's revert validation for a shut-off persistent domain. */
+/**
+ * When the restored definition uses other images (an internal snapshot in an image the
+ * domain had moved away from), the images of the state being left that nothing needs any
+ * more are removed after the commit point, and `<revertDisks>` naming them are forgotten.
+ */
+async function dropSteps(ctx: QemuContext, state: DomainState, restored: DomainDef): Promise<JournalStep[]> {
+  const dropped = await droppedImages(ctx, state, restored);
+  if (dropped.length === 0) return [];
+  const keys = new Set(dropped.map((n) => n.key));
+  const paths = await canonicalPaths(metadataPaths(state.def, state.snapshots));
+  clearRevertDisks(state.snapshots, (s) =>
+    (s.revertDisks ?? []).some((d) => keys.has(paths.get(d.source?.file ?? '') ?? '')),
+  );
+  return compactionSteps({ unlink: dropped, folds: [], redirects: new Map() });
+}
+
+/** libvirt's revert validation for a shut-off persistent domain. @returns the snapshot's `<domain>`. */
 function validateTarget(
   state: DomainState,
   name: string,
   snap: SnapshotDef,
   options: SnapshotRevertOptions,
-): void {
-  if (isExternalSnapshot(snap)) {
-    throw new VirtError(
-      'OPERATION_UNSUPPORTED',
-      `revert to external snapshot '${name}' is not implemented yet`,
-    );
+): DomainDef {
+  if (snap.memory?.snapshot === 'external') {
+    throw new VirtError('OPERATION_UNSUPPORTED', `${PART_2}: snapshot '${name}' has memory state`);
   }
   if (snap.domain === undefined) {
     throw new VirtError(
@@ -106,7 +133,7 @@ function validateTarget(
     case 'crashed':
       if (options.running === true || options.paused === true)
         throw new VirtError('OPERATION_UNSUPPORTED', PART_2);
-      return;
+      return snap.domain;
     case 'running':
     case 'paused':
       throw new VirtError('OPERATION_UNSUPPORTED', `${PART_2}: snapshot '${name}' has memory state`);

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection, Domain } from 'virtkit';
@@ -213,21 +213,27 @@ describe.runIf(HAVE_QEMU)('qemu driver: external disk-only snapshots of shut-off
     expect(bitmapNames(disks[0]!.path)).toEqual(['c1', 'off']);
   });
 
-  it('revert and delete of external snapshots are not implemented yet (but metadataOnly delete is)', async () => {
+  it('reverts and deletes external snapshots (see qemu-external-*.test.ts); metadataOnly leaves the images alone', async () => {
+    writeSlots(disks[0]!.path, 'qcow2', [0x11]);
     const e1 = await dom.createSnapshot('<domainsnapshot><name>e1</name></domainsnapshot>', {
       diskOnly: true,
     });
-    const before = { root: hashTree(world.root), images: hashTree(world.images) };
-    const revert = await errorOf(e1.revert());
-    expect(revert.code).toBe('OPERATION_UNSUPPORTED');
-    expect(revert.message).toMatch(/not implemented yet/);
-    const del = await errorOf(e1.delete());
-    expect(del.code).toBe('OPERATION_UNSUPPORTED');
-    expect(del.message).toMatch(/not implemented yet/);
-    expect({ root: hashTree(world.root), images: hashTree(world.images) }).toEqual(before);
+    writeSlots(join(world.images, 'vda.e1'), 'qcow2', [0, 0x12]);
+    await e1.revert();
+    const top = await sourceOf('vda');
+    expect(top).toMatch(/\/vda\.revert-\d+$/);
+    expect(existsSync(join(world.images, 'vda.e1'))).toBe(false);
+    expect(holds(top, 'qcow2', [0x11])).toBe(true);
+    const images = hashTree(world.images);
     await e1.delete({ metadataOnly: true });
     expect(await dom.listSnapshots()).toEqual([]);
-    expect(existsSync(join(world.images, 'vda.e1'))).toBe(true);
+    expect(hashTree(world.images)).toEqual(images);
+    await dom.createSnapshot('<domainsnapshot><name>e2</name></domainsnapshot>', { diskOnly: true });
+    await (await dom.lookupSnapshotByName('e2')).delete();
+    // the base image, forgotten by the metadataOnly delete, had one dependent left: folded too
+    expect(await sourceOf('vda')).toBe(disks[0]!.path);
+    expect(holds(disks[0]!.path, 'qcow2', [0x11])).toBe(true);
+    expect(readdirSync(world.images).sort()).toEqual(['vda.qcow2', 'vdb.qcow2']);
   });
 
   it('refuses to revert an internal snapshot whose image an external snapshot froze', async () => {
