@@ -120,11 +120,6 @@ export class DomainAccess {
     await this.#locked(name, 'recover', true, async () => undefined);
   }
 
-  /** Forgets the cached state of `name`. */
-  invalidate(name: string): void {
-    this.#cache.delete(name);
-  }
-
   async #locked<T>(name: string, operation: string, strict: boolean, work: () => Promise<T>): Promise<T> {
     if (!isStorableName(name)) throw noDomain(name);
     const { layout } = this.#ctx;

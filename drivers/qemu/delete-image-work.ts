@@ -14,15 +14,14 @@ import {
 } from './metadata-paths.js';
 
 /**
- * The outcome of {@link deleteImageWork}: the image steps (after the commit point), the new
- * domain definition, and whether snapshot definitions other than the removed ones changed.
+ * The outcome of {@link deleteImageWork}: the image steps (after the commit point) and the new
+ * domain definition.
  *
  * @internal
  */
 export interface DeleteImageWork {
   readonly steps: readonly JournalStep[];
   readonly domain: DomainDef;
-  readonly relinked: boolean;
 }
 
 /**
@@ -48,19 +47,20 @@ export async function deleteImageWork(
   const disks = involvedDisks(state.def, doomed);
   if (disks.size === 0) {
     remove();
-    return { steps: [], domain: state.def, relinked: promoteRevertDisks(list) };
+    promoteRevertDisks(list);
+    return { steps: [], domain: state.def };
   }
   const before = await presentRefs(await collectRefs(state.def, list), disks, doomed);
   const nodes = await loadImageGraph(ctx, state.def, before, disks);
   const paths = metadataPaths(state.def, list);
   remove();
-  const promoted = promoteRevertDisks(list);
+  promoteRevertDisks(list);
   const after = await collectRefs(state.def, list);
   const plan = planCompaction({ nodes, before, after, fold: true });
   const redirect = await foldRedirect(paths, plan.redirects, nodes);
   const domain = redirectDomain(state.def, redirect);
-  const redirected = redirectSnapshots(list, redirect);
-  return { steps: compactionSteps(plan), domain, relinked: promoted || redirected };
+  redirectSnapshots(list, redirect);
+  return { steps: compactionSteps(plan), domain };
 }
 
 /**

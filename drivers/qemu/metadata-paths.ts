@@ -140,7 +140,7 @@ function updateEach(
     const snap = list.require(name);
     const next = change(snap, name);
     if (next === snap) continue;
-    list.replace({ ...next, name });
+    list.update({ ...next, name });
     changed = true;
   }
   return changed;

@@ -46,8 +46,7 @@ export async function createSnapshot(
   xml: string,
   options: SnapshotCreateOptions,
 ): Promise<string> {
-  let relinked = false;
-  const created = await access.write(domain, 'snapshot-create', options, async (state, tx) => {
+  return access.write(domain, 'snapshot-create', options, async (state, tx) => {
     if (options.redefine === true) return redefineSnapshot(ctx, state, xml, options, tx);
     const parsed = parseSnapshotXml(xml, {
       offline: true,
@@ -63,12 +62,9 @@ export async function createSnapshot(
       prepared.kind === 'internal'
         ? await internalSteps(ctx, state, prepared)
         : await externalSteps(ctx, state, prepared, options.reuseExt === true);
-    relinked = await commitSnapshot(ctx, state, tx, prepared, work, options.noMetadata === true);
+    await commitSnapshot(ctx, state, tx, prepared, work, options.noMetadata === true);
     return name;
   });
-  // Re-linked definitions are reordered among their siblings in memory: reload them as stored.
-  if (relinked) access.invalidate(domain.name);
-  return created;
 }
 
 interface SnapshotWork {
@@ -84,14 +80,14 @@ async function commitSnapshot(
   prepared: PreparedSnapshot,
   work: SnapshotWork,
   noMetadata: boolean,
-): Promise<boolean> {
+): Promise<void> {
   const before = captureMoments(state.snapshots);
   const domainChanged = work.domain !== state.def;
   state.def = work.domain;
   const parent = state.snapshots.current;
   // libvirt: the revert overlays of the current snapshot are now the new snapshot's business.
-  const relinked = !noMetadata && clearRevertDisks(state.snapshots, (_s, n) => n === parent);
   if (!noMetadata) {
+    clearRevertDisks(state.snapshots, (_s, n) => n === parent);
     state.snapshots.add(prepared.def);
     state.snapshots.setCurrent(prepared.def.name);
   }
@@ -100,7 +96,6 @@ async function commitSnapshot(
     ctx.store.snapshotChange(state.name, before, state.snapshots),
   );
   await tx.run(`snapshot-create-${prepared.kind}`, [...work.steps, COMMIT_STEP, ...metadata]);
-  return relinked;
 }
 
 /** `qemu-img snapshot -c` on every internal disk, after checking the images. */

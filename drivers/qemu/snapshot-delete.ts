@@ -70,7 +70,7 @@ export async function deleteSnapshot(
   options: MomentDeleteOptions,
 ): Promise<void> {
   assertOptions(options, KNOWN_OPTIONS.deleteSnapshot, 'snapshot.delete');
-  const relinked = await access.write(domain, 'snapshot-delete', options, async (state, tx) => {
+  await access.write(domain, 'snapshot-delete', options, async (state, tx) => {
     const list = state.snapshots;
     list.require(name);
     const mode = removeMode(options);
@@ -81,7 +81,7 @@ export async function deleteSnapshot(
       remove();
       const metadata = ctx.store.snapshotChange(state.name, before, list);
       await tx.run('snapshot-delete', [COMMIT_STEP, ...metadataSteps(metadata)]);
-      return false;
+      return;
     }
     const internal = await internalSteps(ctx, state, doomed);
     const work = await deleteImageWork(ctx, state, doomed, remove);
@@ -92,10 +92,7 @@ export async function deleteSnapshot(
       ctx.store.snapshotChange(state.name, before, list),
     );
     await tx.run('snapshot-delete', [COMMIT_STEP, ...metadata, ...internal, ...work.steps]);
-    return work.relinked;
   });
-  // Re-linked definitions change sibling order in memory; reload them as stored.
-  if (relinked) access.invalidate(domain.name);
 }
 
 /** `qemu-img snapshot -d` for every internal snapshot that goes, after checking every image. */

@@ -93,7 +93,7 @@ export async function revertExternal(
   );
   const entries = (snap.disks ?? []).map((d) => overlayEntry(d, overlays));
   const { revertDisks: _old, ...rest } = list.require(name);
-  list.replace(
+  list.update(
     list.childCount(name) > 0 ? { ...rest, name, revertDisks: entries } : { ...rest, name, disks: entries },
   );
   list.setCurrent(name);

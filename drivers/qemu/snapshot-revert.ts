@@ -53,12 +53,12 @@ export async function revertSnapshot(
   options: SnapshotRevertOptions,
 ): Promise<void> {
   assertOptions(options, KNOWN_OPTIONS.revertSnapshot, 'snapshot.revert');
-  const outcome = await access.write(domain, 'snapshot-revert', options, async (state, tx) => {
+  const changed = await access.write(domain, 'snapshot-revert', options, async (state, tx) => {
     const snap = state.snapshots.require(name);
     const domainDef = validateTarget(state, name, snap, options);
     if (isExternalSnapshot(snap)) {
       await revertExternal(ctx, state, tx, name, { ...snap, domain: domainDef });
-      return { changed: true, relinked: true };
+      return true;
     }
     const images = internalSnapshotImages(snap, state.def);
     await checkImages(ctx, state, name, images);
@@ -88,11 +88,9 @@ export async function revertSnapshot(
       action: { kind: 'snapshot-delete' as const, image: i.path, name: safety },
     }));
     await tx.run('snapshot-revert-internal', [...steps, COMMIT_STEP, ...metadata, ...cleanup, ...drops]);
-    return { changed, relinked: drops.length > 0 };
+    return changed;
   });
-  if (outcome.changed) ctx.events.domainEvent({ domain, event: 'DEFINED', detail: 'FROM_SNAPSHOT' });
-  // Re-linked snapshot definitions are reordered among their siblings in memory: reload them.
-  if (outcome.relinked) access.invalidate(domain.name);
+  if (changed) ctx.events.domainEvent({ domain, event: 'DEFINED', detail: 'FROM_SNAPSHOT' });
 }
 
 /**

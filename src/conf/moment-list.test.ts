@@ -336,6 +336,47 @@ describe('MomentList: replace (redefinition in place)', () => {
   });
 });
 
+describe('MomentList: update (same parent, in place)', () => {
+  it('swaps the definition and keeps position, children and current', () => {
+    const list = build([['p'], ['c1', 'p'], ['c2', 'p'], ['g', 'c1']]);
+    list.setCurrent('c1');
+    const next = { name: 'c1', parent: 'p', tag: 'rewritten' };
+    list.update(next);
+    expect(list.get('c1')).toBe(next);
+    expect(list.children('p')).toEqual(['c2', 'c1']);
+    expect(list.children('c1')).toEqual(['g']);
+    expect(list.current).toBe('c1');
+    expectConsistent(list);
+  });
+
+  it('updates a root', () => {
+    const list = build([['r1'], ['r2']]);
+    list.update({ name: 'r1', tag: 'x' });
+    expect(shape(list)).toBe('r2 r1');
+  });
+
+  it('refuses a parent change and an unknown moment, changing nothing', () => {
+    const list = build([['p'], ['q'], ['c', 'p']]);
+    expectVirtError(
+      () => list.update({ name: 'c', parent: 'q' }),
+      'INVALID_ARG',
+      'update of moment c would change its parent from p to q',
+    );
+    expectVirtError(
+      () => list.update({ name: 'c' }),
+      'INVALID_ARG',
+      'update of moment c would change its parent from p to none',
+    );
+    expectVirtError(
+      () => list.update({ name: 'zz' }),
+      'NO_DOMAIN_SNAPSHOT',
+      "no domain snapshot with matching name 'zz'",
+    );
+    expect(shape(list)).toBe('q p(c)');
+    expectConsistent(list);
+  });
+});
+
 describe('MomentList: current', () => {
   it('is set, moved and cleared explicitly; revert never changes the tree', () => {
     const list = build(FIXTURE);

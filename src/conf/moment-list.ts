@@ -190,6 +190,27 @@ export class MomentList<D extends MomentDefLike> {
   }
 
   /**
+   * Replaces an existing moment's definition without touching the tree: same parent, same
+   * place among its siblings, same children, same current marker. For changes that keep the
+   * parent (a driver rewriting disk paths or `revertDisks`); use {@link MomentList.replace}
+   * to re-parent.
+   *
+   * @throws `NO_DOMAIN_SNAPSHOT` / `NO_DOMAIN_CHECKPOINT` when there is no such moment;
+   * `INVALID_ARG` when `def.parent` names another parent than the moment's.
+   */
+  update(def: D & { name: string }): void {
+    const node = this.#node(def.name);
+    const parent = this.#parentName(node);
+    if ((def.parent ?? undefined) !== parent) {
+      throw new VirtError(
+        'INVALID_ARG',
+        `update of moment ${def.name} would change its parent from ${parent ?? 'none'} to ${def.parent ?? 'none'}`,
+      );
+    }
+    node.def = def;
+  }
+
+  /**
    * Checks that moment `name` may be (re)defined with parent `parent` (libvirt's
    * `CheckCycles`): the parent must exist and must not be the moment or one of its
    * descendants. The walk follows parent names and stops silently at one it cannot resolve.
