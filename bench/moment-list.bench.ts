@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MomentList } from 'virtkit';
+import { rerunOnBuiltPackage } from './built-package.js';
 
 interface Def {
   readonly name?: string;
@@ -178,4 +179,4 @@ function main(): void {
   }
 }
 
-main();
+if (!(await rerunOnBuiltPackage())) main();

@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, isVirtError, type Domain } from 'virtkit';
+import { rerunOnBuiltPackage } from './built-package.js';
 
 const RUNS = Number(
   /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 15,
@@ -718,4 +719,4 @@ async function main(): Promise<void> {
   report(rows, libvirtLine, stopped);
 }
 
-await main();
+if (!(await rerunOnBuiltPackage())) await main();

@@ -202,7 +202,8 @@ export class Connection {
    * @internal
    */
   dispatchDomainEvent(domain: DomainIdentity, event: DomainEventType, detail: string): void {
-    if (this.closed) return;
+    // No handle is built for nobody: events are frequent (every revert) and handles not free.
+    if (this.closed || this.#emitter.listenerCount('domain-event') === 0) return;
     const payload = {
       domain: this.#domain(domain),
       event,
@@ -219,7 +220,7 @@ export class Connection {
    * @internal
    */
   dispatchJobCompleted(domain: DomainIdentity, info: JobInfo): void {
-    if (this.closed) return;
+    if (this.closed || this.#emitter.listenerCount('job-completed') === 0) return;
     this.#emitter.emit('job-completed', { domain: this.#domain(domain), info });
   }
 

@@ -128,6 +128,7 @@ export {
   type SnapshotFormatOptions,
   type SnapshotParseOptions,
 } from './conf/snapshot-xml.js';
+export { validateSnapshotRedefinition, type SnapshotRedefineContext } from './conf/snapshot-redefine.js';
 export type { CheckpointDef, CheckpointDiskDef } from './conf/checkpoint-def.js';
 export {
   alignCheckpointDisks,

@@ -2,6 +2,7 @@ import {
   alignSnapshotDisks,
   isExternalSnapshot,
   parseSnapshotXml,
+  validateSnapshotRedefinition,
   VirtError,
   type SnapshotCreateOptions,
   type SnapshotDef,
@@ -35,7 +36,10 @@ export async function redefineSnapshot(
   const list = state.snapshots;
   list.checkRedefine(name, parsed.parent);
   const other = list.get(name);
-  let def = validate(state, { ...parsed, name }, other, options);
+  let def: SnapshotDef = validateSnapshotRedefinition({ ...parsed, name }, other, {
+    domainUuid: state.def.uuid,
+    diskOnly: options.diskOnly === true,
+  });
   if (def.domain === undefined) throw new VirtError('INTERNAL_ERROR', 'missing domain in snapshot');
   const external = def.state === 'disk-snapshot' || isExternalSnapshot(def);
   def = alignSnapshotDisks(def, def.domain, {
@@ -62,35 +66,4 @@ function checkState(state: SnapshotState | undefined): void {
   if (state === 'blocked' || state === undefined) {
     throw new VirtError('INTERNAL_ERROR', `Invalid domain state ${state ?? 'nostate'}`);
   }
-}
-
-function validate(
-  state: DomainState,
-  def: SnapshotDef & { name: string },
-  other: SnapshotDef | undefined,
-  options: SnapshotCreateOptions,
-): SnapshotDef {
-  const { name } = def;
-  const uuid = state.def.uuid;
-  if (options.diskOnly === true && def.state !== 'disk-snapshot') {
-    throw new VirtError('INVALID_ARG', `disk-only flag for snapshot ${name} requires disk-snapshot state`);
-  }
-  if (def.domain !== undefined && def.domain.uuid !== uuid) {
-    throw new VirtError('INVALID_ARG', `definition for snapshot ${name} must use uuid ${uuid}`);
-  }
-  if (other === undefined) return def;
-  if (isOnline(other.state) !== isOnline(def.state)) {
-    throw new VirtError(
-      'INVALID_ARG',
-      `cannot change between online and offline snapshot state in snapshot ${name}`,
-    );
-  }
-  if ((other.state === 'disk-snapshot') !== (def.state === 'disk-snapshot')) {
-    throw new VirtError('INVALID_ARG', `cannot change between disk only and full system in snapshot ${name}`);
-  }
-  return def.domain === undefined && other.domain !== undefined ? { ...def, domain: other.domain } : def;
-}
-
-function isOnline(state: SnapshotState | undefined): boolean {
-  return state === 'running' || state === 'paused';
 }

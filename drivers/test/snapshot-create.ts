@@ -3,6 +3,7 @@ import {
   assertOptions,
   isExternalSnapshot,
   parseSnapshotXml,
+  validateSnapshotRedefinition,
   VirtError,
   type DomainIdentity,
   type SnapshotCreateOptions,
@@ -121,7 +122,10 @@ function redefine(dom: TestDomain, xml: string, options: SnapshotCreateOptions):
   const name = parsed.name ?? '';
   dom.snapshots.checkRedefine(name, parsed.parent);
   const other = dom.snapshots.get(name);
-  let def = validateRedefinition(dom, { ...parsed, name }, other, options);
+  let def: SnapshotDef = validateSnapshotRedefinition({ ...parsed, name }, other, {
+    domainUuid: dom.def.uuid,
+    diskOnly: options.diskOnly === true,
+  });
   if (def.domain === undefined) throw new VirtError('INTERNAL_ERROR', 'missing domain in snapshot');
   const external = def.state === 'disk-snapshot' || isExternalSnapshot(def);
   def = alignSnapshotDisks(def, def.domain, {
@@ -132,34 +136,4 @@ function redefine(dom: TestDomain, xml: string, options: SnapshotCreateOptions):
   else dom.snapshots.replace({ ...def, name });
   if (options.current === true) dom.snapshots.setCurrent(name);
   return name;
-}
-
-function validateRedefinition(
-  dom: TestDomain,
-  def: SnapshotDef & { name: string },
-  other: SnapshotDef | undefined,
-  options: SnapshotCreateOptions,
-): SnapshotDef {
-  const name = def.name;
-  if (options.diskOnly === true && def.state !== 'disk-snapshot') {
-    throw new VirtError('INVALID_ARG', `disk-only flag for snapshot ${name} requires disk-snapshot state`);
-  }
-  if (def.domain !== undefined && def.domain.uuid !== dom.def.uuid) {
-    throw new VirtError('INVALID_ARG', `definition for snapshot ${name} must use uuid ${dom.def.uuid}`);
-  }
-  if (other === undefined) return def;
-  if (isOnline(other.state) !== isOnline(def.state)) {
-    throw new VirtError(
-      'INVALID_ARG',
-      `cannot change between online and offline snapshot state in snapshot ${name}`,
-    );
-  }
-  if ((other.state === 'disk-snapshot') !== (def.state === 'disk-snapshot')) {
-    throw new VirtError('INVALID_ARG', `cannot change between disk only and full system in snapshot ${name}`);
-  }
-  return def.domain === undefined && other.domain !== undefined ? { ...def, domain: other.domain } : def;
-}
-
-function isOnline(state: SnapshotState | undefined): boolean {
-  return state === 'running' || state === 'paused';
 }

@@ -6,6 +6,9 @@
  */
 export function compact<T extends object>(fields: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out as T;
 }

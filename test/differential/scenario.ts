@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KNOWN_OPTIONS, type OptionsFunction } from 'virtkit';
 
 // The scenario format of the differential suite (README.md beside this file), shared by the
 // virtkit runner, the comparer and the test. The Python runner reads the same JSON.
@@ -10,99 +11,47 @@ export const SUITE_DIR = dirname(fileURLToPath(import.meta.url));
 /** Directory holding the scenario files. */
 export const SCENARIO_DIR = join(SUITE_DIR, 'scenarios');
 
+/** The libvirt flags of a public entry point (JSON scenarios cannot carry `signal`/`onProgress`). */
+const flags = (fn: OptionsFunction): readonly string[] =>
+  KNOWN_OPTIONS[fn].filter((key) => key !== 'signal' && key !== 'onProgress');
+
 /** Option keys each step accepts: the libvirt flags of the entry point it calls. */
 export const STEP_OPTIONS = {
   reconnect: [],
   events: [],
-  define: ['validate'],
-  create: ['paused', 'autodestroy', 'bypassCache', 'forceBoot', 'validate'],
+  define: flags('defineDomain'),
+  create: flags('createDomain'),
   lookupDomain: [],
-  listDomains: [
-    'active',
-    'inactive',
-    'persistent',
-    'transient',
-    'running',
-    'paused',
-    'shutoff',
-    'other',
-    'hasSnapshot',
-    'noSnapshot',
-    'hasCheckpoint',
-    'noCheckpoint',
-  ],
-  start: ['paused', 'autodestroy', 'bypassCache', 'forceBoot'],
+  listDomains: flags('listDomains'),
+  start: flags('startDomain'),
   shutdown: [],
-  destroy: ['graceful'],
+  destroy: flags('destroyDomain'),
   suspend: [],
   resume: [],
-  undefine: [
-    'managedSave',
-    'snapshotsMetadata',
-    'nvram',
-    'keepNvram',
-    'checkpointsMetadata',
-    'tpm',
-    'keepTpm',
-  ],
+  undefine: flags('undefineDomain'),
   getState: [],
   isActive: [],
   isPersistent: [],
-  snapshotCreate: [
-    'redefine',
-    'current',
-    'noMetadata',
-    'halt',
-    'diskOnly',
-    'reuseExt',
-    'quiesce',
-    'atomic',
-    'live',
-    'validate',
-  ],
-  snapshotList: [
-    'roots',
-    'topological',
-    'leaves',
-    'noLeaves',
-    'metadata',
-    'noMetadata',
-    'inactive',
-    'active',
-    'diskOnly',
-    'internal',
-    'external',
-  ],
-  snapshotListChildren: [
-    'descendants',
-    'topological',
-    'leaves',
-    'noLeaves',
-    'metadata',
-    'noMetadata',
-    'inactive',
-    'active',
-    'diskOnly',
-    'internal',
-    'external',
-  ],
+  snapshotCreate: flags('createSnapshot'),
+  snapshotList: flags('listSnapshots'),
+  snapshotListChildren: flags('snapshotListChildren'),
   snapshotLookup: [],
   snapshotCurrent: [],
   snapshotHasCurrent: [],
   snapshotIsCurrent: [],
   snapshotHasMetadata: [],
   snapshotGetParent: [],
-  snapshotGetXml: ['secure'],
-  snapshotRevert: ['running', 'paused', 'force', 'resetNvram'],
-  snapshotDelete: ['children', 'metadataOnly', 'childrenOnly'],
-  checkpointCreate: ['redefine', 'quiesce', 'redefineValidate'],
-  checkpointList: ['roots', 'topological', 'leaves', 'noLeaves'],
-  checkpointListChildren: ['descendants', 'topological', 'leaves', 'noLeaves'],
+  snapshotGetXml: flags('snapshotGetXml'),
+  snapshotRevert: flags('revertSnapshot'),
+  snapshotDelete: flags('deleteSnapshot'),
+  checkpointCreate: flags('createCheckpoint'),
+  checkpointList: flags('listCheckpoints'),
+  checkpointListChildren: flags('checkpointListChildren'),
   checkpointLookup: [],
   checkpointGetParent: [],
-  checkpointGetXml: ['secure', 'noDomain', 'size'],
-  checkpointDelete: ['children', 'metadataOnly', 'childrenOnly'],
-} as const satisfies Record<string, readonly string[]>;
+  checkpointGetXml: flags('checkpointGetXml'),
+  checkpointDelete: flags('deleteCheckpoint'),
+} satisfies Record<string, readonly string[]>;
 
 /** A step kind. */
 export type StepOp = keyof typeof STEP_OPTIONS;

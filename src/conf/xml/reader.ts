@@ -195,37 +195,39 @@ const SAX_EVENTS: readonly SaxEvent[] = [
   'text',
   'cdata',
 ];
-let idleParser: SaxesParser | undefined;
-const owners = new WeakMap<SaxesParser, TreeBuilder>();
-
-function acquireParser(owner: TreeBuilder): SaxesParser {
-  const parser = idleParser ?? newParser();
-  idleParser = undefined;
-  owners.set(parser, owner);
-  return parser;
+/** A reusable parser and the builder its handlers currently feed. */
+interface PooledParser {
+  readonly parser: SaxesParser;
+  owner: TreeBuilder | undefined;
 }
 
-function releaseParser(parser: SaxesParser): void {
-  owners.delete(parser);
-  idleParser = parser;
+let idle: PooledParser | undefined;
+
+function acquireParser(owner: TreeBuilder): PooledParser {
+  const pooled = idle ?? newParser();
+  idle = undefined;
+  pooled.owner = owner;
+  return pooled;
 }
 
-function discardParser(parser: SaxesParser): void {
-  owners.delete(parser);
+function releaseParser(pooled: PooledParser): void {
+  pooled.owner = undefined;
+  idle = pooled;
 }
 
-function newParser(): SaxesParser {
-  const parser = new SaxesParser({ xmlns: false, position: true });
+function newParser(): PooledParser {
+  const pooled: PooledParser = { parser: new SaxesParser({ xmlns: false, position: true }), owner: undefined };
   for (const event of SAX_EVENTS) {
-    parser.on(event as 'text', (payload: unknown) => owners.get(parser)?.handle(event, payload));
+    pooled.parser.on(event as 'text', (payload: unknown) => pooled.owner?.handle(event, payload));
   }
-  return parser;
+  return pooled;
 }
 
 const BLANK = /^[ \t\r\n]*$/;
 const QNAME = /^[^:]+(?::[^:]+)?$/;
 
 class TreeBuilder {
+  private readonly pooled: PooledParser;
   private readonly parser: SaxesParser;
   private readonly stack: Frame[] = [];
   private root: XmlElement | undefined;
@@ -236,7 +238,8 @@ class TreeBuilder {
     private readonly maxDepth: number,
     private readonly fromBytes: boolean,
   ) {
-    this.parser = acquireParser(this);
+    this.pooled = acquireParser(this);
+    this.parser = this.pooled.parser;
   }
 
   run(): XmlElement {
@@ -244,10 +247,10 @@ class TreeBuilder {
       this.parser.write(this.input).close();
     } catch (err) {
       // A handler threw mid-document: the parser's state is undefined, so it is not reused.
-      discardParser(this.parser);
+      this.pooled.owner = undefined;
       throw err;
     }
-    releaseParser(this.parser);
+    releaseParser(this.pooled);
     if (this.root === undefined) this.fail('document must contain a root element');
     return this.root as XmlElement;
   }
