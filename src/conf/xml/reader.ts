@@ -216,7 +216,10 @@ function releaseParser(pooled: PooledParser): void {
 }
 
 function newParser(): PooledParser {
-  const pooled: PooledParser = { parser: new SaxesParser({ xmlns: false, position: true }), owner: undefined };
+  const pooled: PooledParser = {
+    parser: new SaxesParser({ xmlns: false, position: true }),
+    owner: undefined,
+  };
   for (const event of SAX_EVENTS) {
     pooled.parser.on(event as 'text', (payload: unknown) => pooled.owner?.handle(event, payload));
   }
