@@ -23,5 +23,5 @@ step test
 status=0
 REQUIRE_QEMU=${REQUIRE_QEMU:-$([[ "${CI:-}" == "true" ]] && echo 1 || echo 0)} \
   npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$?
-node scripts/summary.mjs .vitest-results.json || status=1
+node scripts/summary.mjs .vitest-results.json "$status" || status=1
 exit "$status"

@@ -140,8 +140,8 @@ describe('lifecycle', () => {
     expect(await outcome(d.suspend())).toBe('OPERATION_INVALID: domain is not running');
     await d.destroy();
     w.events.length = 0;
-    for (const call of [d.shutdown(), d.destroy(), d.suspend(), d.resume()]) {
-      expect(await codeOf(call)).toBe('OPERATION_INVALID');
+    for (const call of [() => d.shutdown(), () => d.destroy(), () => d.suspend(), () => d.resume()]) {
+      expect(await codeOf(call())).toBe('OPERATION_INVALID');
     }
     expect(await outcome(d.start({ autodestroy: true }))).toBe(
       'INVALID_ARG: unsupported flags (autodestroy) in function start',

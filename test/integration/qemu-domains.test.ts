@@ -198,8 +198,8 @@ describe.runIf(HAVE_QEMU)('qemu driver: connection and domains', () => {
       expect(start.code).toBe('OPERATION_UNSUPPORTED');
       expect(start.message).toBe('running qemu domains are not supported yet (part 2)');
       expect(await codeOf(conn.createDomain(domainXml('t', disks)))).toBe('OPERATION_UNSUPPORTED');
-      for (const op of [dom.shutdown(), dom.destroy(), dom.suspend(), dom.resume()]) {
-        expect(await codeOf(op)).toBe('OPERATION_INVALID');
+      for (const op of [() => dom.shutdown(), () => dom.destroy(), () => dom.suspend(), () => dom.resume()]) {
+        expect(await codeOf(op())).toBe('OPERATION_INVALID');
       }
     });
   });
