@@ -14,6 +14,12 @@ const failedSuites = (report.testResults ?? []).filter(
   (r) => r.status === 'failed' && r.assertionResults?.length === 0,
 );
 for (const s of failedSuites) console.error(`suite failed to run: ${s.name}: ${s.message ?? ''}`);
-console.log(
-  `${report.numPassedTests} passed, ${report.numFailedTests + failedSuites.length} failed, ${skipped} skipped`,
-);
+const failed = report.numFailedTests + failedSuites.length;
+// vitest's JSON report does not count errors outside tests (unhandled rejections); its exit status does.
+const exitStatus = Number(process.argv[3] ?? 0);
+if (exitStatus !== 0 && failed === 0) {
+  console.error(
+    `vitest exited with status ${exitStatus}: errors outside the tests (see "Unhandled Errors" above)`,
+  );
+}
+console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
