@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { REQUIRE_QEMU } from './helpers/binaries.js';
 
@@ -20,7 +21,8 @@ describe('examples', () => {
       lines.push(args.map(String).join(' '));
     });
     try {
-      const mod = (await import(`../examples/${file}`)) as { main?: () => Promise<void> };
+      const url = pathToFileURL(join(dir, file)).href;
+      const mod = (await import(/* @vite-ignore */ url)) as { main?: () => Promise<void> };
       expect(typeof mod.main).toBe('function');
       await mod.main!();
     } finally {
