@@ -151,6 +151,7 @@ export {
   MOMENT_KINDS,
   MOMENT_REMOVE_MODES,
   MomentList,
+  momentRemoveMode,
   type MomentDefLike,
   type MomentKind,
   type MomentListFlags,

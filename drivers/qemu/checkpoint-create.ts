@@ -1,7 +1,7 @@
 import {
-  defaultCheckpointBitmapNames,
   alignCheckpointDisks,
   assertOptions,
+  defaultCheckpointBitmapNames,
   parseCheckpointXml,
   redefineMakesCurrent,
   VirtError,

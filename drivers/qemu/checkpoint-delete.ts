@@ -1,16 +1,18 @@
 import {
   assertOptions,
   KNOWN_OPTIONS,
+  momentRemoveMode,
   type CheckpointDef,
   type DomainIdentity,
   type MomentDeleteOptions,
   type MomentList,
+  type MomentRemoveMode,
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
 import { assertWritable, backingPath, imageChains } from './images.js';
 import type { JournalStep } from './journal.js';
 import { captureMoments, type DomainState } from './metadata.js';
-import { doomedMoments, removeMode, type RemoveMode } from './snapshot-delete.js';
+import { doomedMoments } from './snapshot-delete.js';
 
 /**
  * `virDomainCheckpointDelete` for a shut-off domain. The tree follows libvirt (semantics
@@ -34,7 +36,7 @@ export async function deleteCheckpoint(
   await access.write(domain, 'checkpoint-delete', options, async (state, tx) => {
     const list = state.checkpoints;
     list.require(name);
-    const mode = removeMode(options);
+    const mode = momentRemoveMode(options);
     const doomed = doomedMoments(list, name, mode);
     const folds =
       options.metadataOnly === true ? [] : await foldSteps(ctx, state, doomed, survivor(list, name, mode));
@@ -46,7 +48,7 @@ export async function deleteCheckpoint(
 }
 
 /** The checkpoint that inherits the removed ones' bits: the target itself when only its children go. */
-function survivor(list: MomentList<CheckpointDef>, name: string, mode: RemoveMode): string | undefined {
+function survivor(list: MomentList<CheckpointDef>, name: string, mode: MomentRemoveMode): string | undefined {
   return mode === 'childrenOnly' ? name : list.parentOf(name);
 }
 

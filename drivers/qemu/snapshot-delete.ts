@@ -1,9 +1,11 @@
 import {
   assertOptions,
   KNOWN_OPTIONS,
+  momentRemoveMode,
   VirtError,
   type DomainIdentity,
   type MomentDeleteOptions,
+  type MomentRemoveMode,
   type SnapshotDef,
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
@@ -11,24 +13,6 @@ import { deleteImageWork } from './delete-image-work.js';
 import { assertWritable, imageInfos, internalSnapshotImages } from './images.js';
 import type { JournalStep } from './journal.js';
 import { captureMoments, type DomainState } from './metadata.js';
-
-/**
- * How a delete treats the snapshot's descendants.
- *
- * @internal
- */
-export type RemoveMode = 'self' | 'children' | 'childrenOnly';
-
-/**
- * The removal mode the delete options ask for.
- *
- * @internal
- */
-export function removeMode(options: MomentDeleteOptions): RemoveMode {
-  if (options.children === true) return 'children';
-  if (options.childrenOnly === true) return 'childrenOnly';
-  return 'self';
-}
 
 /**
  * The moments a delete removes, descendants first (parents-first order reversed), then the
@@ -39,7 +23,7 @@ export function removeMode(options: MomentDeleteOptions): RemoveMode {
 export function doomedMoments(
   list: { list(from: string, flags: { descendants: true; topological: true }): string[] },
   name: string,
-  mode: RemoveMode,
+  mode: MomentRemoveMode,
 ): string[] {
   const descendants =
     mode === 'self' ? [] : list.list(name, { descendants: true, topological: true }).reverse();
@@ -73,7 +57,7 @@ export async function deleteSnapshot(
   await access.write(domain, 'snapshot-delete', options, async (state, tx) => {
     const list = state.snapshots;
     list.require(name);
-    const mode = removeMode(options);
+    const mode = momentRemoveMode(options);
     const doomed = doomedMoments(list, name, mode).map((n) => list.require(n));
     const before = captureMoments(list);
     const remove = (): void => void list.remove(name, mode);

@@ -1,8 +1,9 @@
 import {
   alignCheckpointDisks,
-  defaultCheckpointBitmapNames,
   assertOptions,
+  defaultCheckpointBitmapNames,
   formatCheckpointXml,
+  momentRemoveMode,
   parseCheckpointXml,
   redefineMakesCurrent,
   VirtError,
@@ -14,7 +15,7 @@ import {
 } from 'virtkit';
 import { SIMULATED_DIRTY_BYTES } from './backup-job.js';
 import { reportDone } from './progress.js';
-import { DELETE_OPTIONS, removeMode } from './snapshot-ops.js';
+import { DELETE_OPTIONS } from './snapshot-ops.js';
 import { isActive, type TestDomain, type TestWorld } from './state.js';
 
 /**
@@ -41,7 +42,7 @@ export function testCheckpointOps(world: TestWorld): CheckpointOps {
     },
     delete: async (domain, name, options) => {
       assertOptions(options, DELETE_OPTIONS, 'checkpoint.delete');
-      list(domain).remove(name, removeMode(options));
+      list(domain).remove(name, momentRemoveMode(options));
       reportDone(options, 'delete checkpoint');
     },
   };

@@ -2,10 +2,9 @@ import {
   assertOptions,
   formatSnapshotXml,
   listSnapshots,
+  momentRemoveMode,
   VirtError,
   type DomainIdentity,
-  type MomentDeleteOptions,
-  type MomentRemoveMode,
   type SnapshotOps,
 } from 'virtkit';
 import { reportDone } from './progress.js';
@@ -59,7 +58,7 @@ export function testSnapshotOps(world: TestWorld): SnapshotOps {
     revert: async (domain, name, options) => revertSnapshot(world, domain, name, options),
     delete: async (domain, name, options) => {
       assertOptions(options, DELETE_OPTIONS, 'snapshot.delete');
-      list(domain).remove(name, removeMode(options));
+      list(domain).remove(name, momentRemoveMode(options));
       reportDone(options, 'delete snapshot');
     },
   };
@@ -72,14 +71,3 @@ export function testSnapshotOps(world: TestWorld): SnapshotOps {
  * @internal
  */
 export const DELETE_OPTIONS = ['children', 'childrenOnly', 'metadataOnly', 'signal', 'onProgress'];
-
-/**
- * How a moment delete treats descendants.
- *
- * @internal
- */
-export function removeMode(options: MomentDeleteOptions): MomentRemoveMode {
-  if (options.children === true) return 'children';
-  if (options.childrenOnly === true) return 'childrenOnly';
-  return 'self';
-}

@@ -52,6 +52,21 @@ export const MOMENT_REMOVE_MODES = ['self', 'children', 'childrenOnly'] as const
 export type MomentRemoveMode = (typeof MOMENT_REMOVE_MODES)[number];
 
 /**
+ * The {@link MomentRemoveMode} a delete's options ask for (libvirt's
+ * `VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN` / `…_CHILDREN_ONLY`); `self` without either.
+ *
+ * @public
+ */
+export function momentRemoveMode(options: {
+  readonly children?: boolean;
+  readonly childrenOnly?: boolean;
+}): MomentRemoveMode {
+  if (options.children === true) return 'children';
+  if (options.childrenOnly === true) return 'childrenOnly';
+  return 'self';
+}
+
+/**
  * libvirt's internal moment-list filter bits, as booleans.
  *
  * `roots` applies only to a whole-domain listing (`from === null`) and `descendants` only
