@@ -1,6 +1,7 @@
 import {
   alignBackupDisks,
   assertOptions,
+  KNOWN_OPTIONS,
   formatBackupXml,
   parseBackupXml,
   VirtError,
@@ -71,7 +72,7 @@ export function beginBackup(
   checkpointXml: string | undefined,
   options: BackupBeginOptions,
 ): void {
-  assertOptions(options, ['reuseExternal', 'preserveShutdownDomain', 'signal', 'onProgress'], 'backupBegin');
+  assertOptions(options, KNOWN_OPTIONS.backupBegin, 'backupBegin');
   const dom = world.require(domain);
   observeJob(world, dom);
   if (!isActive(dom)) {
@@ -100,7 +101,7 @@ export function beginBackup(
 }
 
 function jobInfo(world: TestWorld, dom: TestDomain, options: JobInfoOptions): JobInfo {
-  assertOptions(options, ['completed', 'keepCompleted'], 'getJobInfo');
+  assertOptions(options, KNOWN_OPTIONS.getJobInfo, 'getJobInfo');
   if (options.completed !== true) {
     return dom.backup === undefined ? { type: 'none' } : runningJobInfo(world, dom.backup);
   }

@@ -1,6 +1,7 @@
 import {
   alignCheckpointDisks,
   assertOptions,
+  KNOWN_OPTIONS,
   defaultCheckpointBitmapNames,
   formatCheckpointXml,
   momentRemoveMode,
@@ -15,7 +16,6 @@ import {
 } from 'virtkit';
 import { SIMULATED_DIRTY_BYTES } from './backup-job.js';
 import { reportDone } from './progress.js';
-import { DELETE_OPTIONS } from './snapshot-ops.js';
 import { isActive, type TestDomain, type TestWorld } from './state.js';
 
 /**
@@ -41,7 +41,7 @@ export function testCheckpointOps(world: TestWorld): CheckpointOps {
       return parent;
     },
     delete: async (domain, name, options) => {
-      assertOptions(options, DELETE_OPTIONS, 'checkpoint.delete');
+      assertOptions(options, KNOWN_OPTIONS.deleteCheckpoint, 'checkpoint.delete');
       list(domain).remove(name, momentRemoveMode(options));
       reportDone(options, 'delete checkpoint');
     },
@@ -150,7 +150,7 @@ function validateBitmaps(dom: TestDomain, def: CheckpointDef): void {
 }
 
 function checkpointXml(dom: TestDomain, name: string, options: CheckpointXmlOptions): string {
-  assertOptions(options, ['secure', 'noDomain', 'size'], 'checkpoint.getXml');
+  assertOptions(options, KNOWN_OPTIONS.checkpointGetXml, 'checkpoint.getXml');
   let def = dom.checkpoints.require(name);
   if (options.size === true) {
     if (!isActive(dom)) throw new VirtError('OPERATION_INVALID', 'domain is not running');

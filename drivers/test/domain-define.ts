@@ -1,5 +1,6 @@
 import {
   assertOptions,
+  KNOWN_OPTIONS,
   parseDomainXml,
   VirtError,
   type DomainCreateOptions,
@@ -19,7 +20,7 @@ import { isActive, type TestDomain, type TestWorld } from './state.js';
  * @internal
  */
 export function defineDomain(world: TestWorld, xml: string, options: DomainDefineOptions): DomainIdentity {
-  assertOptions(options, ['validate'], 'defineDomain');
+  assertOptions(options, KNOWN_OPTIONS.defineDomain, 'defineDomain');
   const def = normalizeDomainDef(parseDomainXml(xml));
   const existing = findForDefine(world, def);
   if (existing === undefined) {

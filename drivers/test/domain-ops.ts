@@ -1,5 +1,6 @@
 import {
   assertOptions,
+  KNOWN_OPTIONS,
   formatDomainXml,
   VirtError,
   type DomainIdentity,
@@ -53,7 +54,7 @@ function byUuid(world: TestWorld, uuid: string): TestDomain {
 }
 
 function domainXml(dom: TestDomain, options: DomainXmlOptions): string {
-  assertOptions(options, ['secure', 'inactive', 'updateCpu', 'migratable'], 'getXml');
+  assertOptions(options, KNOWN_OPTIONS.domainGetXml, 'getXml');
   const secure = options.secure === true;
   if (options.inactive === true || !isActive(dom)) return formatDomainXml(persistentDef(dom), { secure });
   return formatDomainXml(withRuntimeId(dom.def, dom.id), { secure });

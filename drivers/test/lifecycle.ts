@@ -1,5 +1,6 @@
 import {
   assertOptions,
+  KNOWN_OPTIONS,
   VirtError,
   type DomainDestroyOptions,
   type DomainIdentity,
@@ -59,7 +60,7 @@ export function shutdownDomain(world: TestWorld, domain: DomainIdentity): void {
  * @internal
  */
 export function destroyDomain(world: TestWorld, domain: DomainIdentity, options: DomainDestroyOptions): void {
-  assertOptions(options, ['graceful'], 'destroy');
+  assertOptions(options, KNOWN_OPTIONS.destroyDomain, 'destroy');
   const dom = world.require(domain);
   if (!isActive(dom)) throw new VirtError('OPERATION_INVALID', 'domain is not running');
   stopDomain(world, dom, 'DESTROYED');

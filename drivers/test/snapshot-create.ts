@@ -1,6 +1,7 @@
 import {
   alignSnapshotDisks,
   assertOptions,
+  KNOWN_OPTIONS,
   isExternalSnapshot,
   parseSnapshotXml,
   validateSnapshotRedefinition,
@@ -14,21 +15,6 @@ import {
 import { abortJobForStop } from './backup-job.js';
 import { reportDone } from './progress.js';
 import { isActive, type TestDomain, type TestWorld } from './state.js';
-
-const CREATE_OPTIONS = [
-  'redefine',
-  'current',
-  'noMetadata',
-  'halt',
-  'diskOnly',
-  'reuseExt',
-  'quiesce',
-  'atomic',
-  'live',
-  'validate',
-  'signal',
-  'onProgress',
-];
 
 /**
  * `virDomainSnapshotCreateXML` of the test driver (semantics §c.1): takes a snapshot of the
@@ -48,7 +34,7 @@ export function createSnapshot(
   xml: string,
   options: SnapshotCreateOptions,
 ): string {
-  assertOptions(options, CREATE_OPTIONS, 'createSnapshot');
+  assertOptions(options, KNOWN_OPTIONS.createSnapshot, 'createSnapshot');
   const dom = world.require(domain);
   if (!dom.persistent && options.halt === true) {
     throw new VirtError('OPERATION_INVALID', 'cannot halt after transient domain snapshot');

@@ -1,5 +1,6 @@
 import {
   assertOptions,
+  KNOWN_OPTIONS,
   formatSnapshotXml,
   listSnapshots,
   momentRemoveMode,
@@ -27,7 +28,7 @@ export function testSnapshotOps(world: TestWorld): SnapshotOps {
       list(domain).require(name);
     },
     getXml: async (domain, name, options) => {
-      assertOptions(options, ['secure'], 'snapshot.getXml');
+      assertOptions(options, KNOWN_OPTIONS.snapshotGetXml, 'snapshot.getXml');
       const def = list(domain).require(name);
       return formatSnapshotXml(def, { secure: options.secure === true, domainUuid: domain.uuid });
     },
@@ -57,17 +58,9 @@ export function testSnapshotOps(world: TestWorld): SnapshotOps {
     },
     revert: async (domain, name, options) => revertSnapshot(world, domain, name, options),
     delete: async (domain, name, options) => {
-      assertOptions(options, DELETE_OPTIONS, 'snapshot.delete');
+      assertOptions(options, KNOWN_OPTIONS.deleteSnapshot, 'snapshot.delete');
       list(domain).remove(name, momentRemoveMode(options));
       reportDone(options, 'delete snapshot');
     },
   };
 }
-
-/**
- * Option keys of a moment delete the test driver implements (`metadataOnly` changes nothing
- * in memory).
- *
- * @internal
- */
-export const DELETE_OPTIONS = ['children', 'childrenOnly', 'metadataOnly', 'signal', 'onProgress'];
