@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 need_node
-if ! install_debs; then
+if ! install_debs "${SETUP_DEBS[@]}" "${TEST_DEBS[@]}"; then
   if [[ "${CI:-}" == "true" ]]; then
-    echo "CI=true: QEMU and python3-libvirt are required, failing" >&2
+    echo "CI=true: QEMU, python3-libvirt and libvirtd are required, failing" >&2
     exit 1
   fi
 fi
@@ -20,6 +20,7 @@ step typecheck; npm run -s typecheck
 step build;     npm run -s build
 step api;       npm run -s api:check
 step test
+rm -f .vitest-results.json
 status=0
 REQUIRE_QEMU=${REQUIRE_QEMU:-$([[ "${CI:-}" == "true" ]] && echo 1 || echo 0)} \
   npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json || status=$?
