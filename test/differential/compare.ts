@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { withoutLibvirtPrefix } from './libvirt-messages.js';
 import { libvirtUnavailableReason, runAllOnLibvirt } from './run-libvirt.js';
 import {
   SUITE_DIR,
@@ -60,10 +61,18 @@ export function documentedDifferenceIds(path = DIFFERENCES_DOC): ReadonlySet<str
   );
 }
 
-/** Whether two outcomes are the same: equal results, or errors with equal codes. */
+/**
+ * Whether two outcomes are the same: equal results, or errors with equal codes and equal
+ * messages once libvirt's message has lost the prefix libvirt derives from the code
+ * (D20-error-messages; libvirt-messages.ts).
+ */
 export function sameOutcome(libvirt: StepOutcome, virtkit: StepOutcome): boolean {
   if (libvirt.ok && virtkit.ok) return deepEqual(libvirt.result, virtkit.result);
-  if (!libvirt.ok && !virtkit.ok) return libvirt.code === virtkit.code;
+  if (!libvirt.ok && !virtkit.ok) {
+    return (
+      libvirt.code === virtkit.code && withoutLibvirtPrefix(libvirt.code, libvirt.message) === virtkit.message
+    );
+  }
   return false;
 }
 
@@ -127,7 +136,9 @@ function judge(
   }
   const same = sameOutcome(libvirt, virtkit);
   if (id === undefined) {
-    return same ? { ...base, verdict: 'match' } : { ...base, verdict: 'mismatch', reason: 'outcomes differ' };
+    if (same) return { ...base, verdict: 'match' };
+    const onlyMessages = !libvirt.ok && !virtkit.ok && libvirt.code === virtkit.code;
+    return { ...base, verdict: 'mismatch', reason: onlyMessages ? 'messages differ' : 'outcomes differ' };
   }
   if (same) {
     return {

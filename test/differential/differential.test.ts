@@ -6,6 +6,7 @@ import {
   summaryLine,
   type StepReport,
 } from './compare.js';
+import { withoutLibvirtPrefix } from './libvirt-messages.js';
 import { libvirtUnavailableReason, runAllOnLibvirt } from './run-libvirt.js';
 import { runAllOnVirtkit } from './run-virtkit.js';
 import { loadScenarios, validateScenario, type LoadedScenario, type ScenarioRun } from './scenario.js';
@@ -152,6 +153,32 @@ describe('comparer', () => {
       /virtkitExpect \(what virtkit answers\) must give the error's message too/,
     );
     expect(marked(pins({ result: [] }, { result: ['a'] }))).not.toThrow();
+  });
+
+  it("compares messages once libvirt's prefix is removed from libvirt's", () => {
+    const s = scenario([{ op: 'snapshotCurrent' }, { op: 'snapshotCurrent' }, { op: 'snapshotCurrent' }]);
+    const report = compareRuns(
+      [s],
+      run([
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('XML_DETAIL', 'XML error: x'),
+      ]),
+      run([
+        err('NO_DOMAIN_SNAPSHOT', 'no current snapshot'),
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('XML_DETAIL', 'x'),
+      ]),
+      known,
+    );
+    // Only the prefix of the error's own code is removed, and only from libvirt's message.
+    expect(report.mismatches.map((m) => [m.index, m.reason])).toEqual([
+      [1, 'messages differ'],
+      [2, 'messages differ'],
+    ]);
+    expect(withoutLibvirtPrefix('INVALID_ARG', 'invalid argument: x')).toBe('x');
+    expect(withoutLibvirtPrefix('OPERATION_INVALID', 'invalid argument: x')).toBe('invalid argument: x');
+    expect(withoutLibvirtPrefix('NO_DOMAIN', 'Domain not found')).toBe('Domain not found');
   });
 
   it('checks the libvirt outcome against the scenario expectation', () => {
