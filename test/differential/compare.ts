@@ -96,7 +96,7 @@ export function compareRuns(
       if (
         libvirtRuns !== undefined &&
         step.expect !== undefined &&
-        (!libvirt || !satisfies(libvirt, step.expect))
+        (!libvirt || !satisfies(libvirt, step.expect, step.difference !== undefined))
       ) {
         expectationFailures.push({
           ...report,
@@ -147,7 +147,7 @@ function judge(
       reason: `stale difference marker ${id}: the outcomes are equal; remove the marker and its virtkitExpect`,
     };
   }
-  if (step.virtkitExpect === undefined || !satisfies(virtkit, step.virtkitExpect)) {
+  if (step.virtkitExpect === undefined || !satisfies(virtkit, step.virtkitExpect, true)) {
     const want = JSON.stringify(step.virtkitExpect);
     return {
       ...base,

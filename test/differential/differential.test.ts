@@ -123,6 +123,28 @@ describe('comparer', () => {
     ]);
   });
 
+  it('matches the messages of a marked step exactly, on both sides', () => {
+    const s = scenario([
+      {
+        op: 'snapshotCurrent',
+        difference: 'D9-example',
+        ...pins({ error: 'X', message: 'no current' }, { error: 'Y', message: 'no current' }),
+      },
+    ]);
+    const report = compareRuns(
+      [s],
+      run([err('X', 'no current snapshot')]),
+      run([err('Y', 'no current snapshot')]),
+      known,
+    );
+    expect(report.expectationFailures.map((m) => m.reason)).toEqual([
+      'libvirt does not give expect {"error":"X","message":"no current"}',
+    ]);
+    expect(report.mismatches.map((m) => m.reason)).toEqual([
+      'difference D9-example: virtkit does not give virtkitExpect {"error":"Y","message":"no current"}',
+    ]);
+  });
+
   it('refuses every difference marker when the differences document is missing', () => {
     const s = scenario([
       { op: 'snapshotList', difference: 'D9-example', ...pins({ result: [] }, { result: ['a'] }) },

@@ -337,15 +337,16 @@ export function scenarioPath(file: string): string {
   return join(SUITE_DIR, file);
 }
 
-/** Whether an outcome satisfies an expectation. */
-export function satisfies(outcome: StepOutcome, expect: StepExpect): boolean {
+/**
+ * Whether an outcome satisfies an expectation. With `exact` (the pins of a step marked with a
+ * difference) an error's message must be the whole message, not a part of it.
+ */
+export function satisfies(outcome: StepOutcome, expect: StepExpect, exact = false): boolean {
   if ('error' in expect) {
-    return (
-      !outcome.ok &&
-      outcome.code === expect.error &&
-      (expect.message === undefined ||
-        outcome.message.includes(expect.message.replaceAll('{{suiteDir}}', SUITE_DIR)))
-    );
+    if (outcome.ok || outcome.code !== expect.error) return false;
+    if (expect.message === undefined) return !exact;
+    const message = expect.message.replaceAll('{{suiteDir}}', SUITE_DIR);
+    return exact ? outcome.message === message : outcome.message.includes(message);
   }
   if (!outcome.ok) return false;
   return !('result' in expect) || deepEqual(outcome.result, expect.result);
