@@ -330,8 +330,5 @@ function toXml<D extends object>(
   if (def === undefined && fallback !== undefined) return fallback;
   if (typeof def === 'string') return def;
   if (typeof def === 'object' && def !== null && !Array.isArray(def)) return format(def);
-  throw new VirtError(
-    'INVALID_ARG',
-    `invalid argument: xml in ${fn} must be a string or a definition object`,
-  );
+  throw new VirtError('INVALID_ARG', `xml in ${fn} must be a string or a definition object`);
 }

@@ -154,7 +154,7 @@ function checkDriverOptions(raw: Readonly<Record<string, unknown>>): QemuDriverO
   const known = ['qemuImg', 'lockTimeoutMs', 'faultInjection', 'runner'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   const bad = (what: string): VirtError =>
-    new VirtError('INVALID_ARG', `invalid argument: qemu driverOptions.${what}`, { driver: 'qemu' });
+    new VirtError('INVALID_ARG', `qemu driverOptions.${what}`, { driver: 'qemu' });
   if (unknown.length > 0) throw bad(`${unknown.join(', ')} unknown (known: ${known.join(', ')})`);
   const { qemuImg, lockTimeoutMs, faultInjection, runner } = raw;
   if (qemuImg !== undefined && (typeof qemuImg !== 'string' || qemuImg === ''))
