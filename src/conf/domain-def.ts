@@ -52,7 +52,11 @@ export interface DomainDef {
   readonly name: string;
   /** `<uuid>`, lower case. */
   readonly uuid: string;
-  /** Disks in document order. */
+  /**
+   * Disks in document order. Snapshots, checkpoints and backups list them in libvirt's order
+   * instead (grouped by bus, by drive index within a bus), which the alignment functions
+   * derive.
+   */
   readonly disks: readonly DomainDiskDef[];
   /** The whole `<domain>` (or `<inactiveDomain>`) element as parsed. */
   readonly element: XmlElement;

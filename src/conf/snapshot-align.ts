@@ -1,12 +1,14 @@
 import { VirtError } from '../errors.js';
-import type { DomainDef, SnapshotLocation } from './domain-def.js';
+import type { DomainDef, DomainDiskDef, SnapshotLocation } from './domain-def.js';
 import { findDiskByName, isDiskEmpty } from './domain-xml.js';
 import type { SnapshotDef, SnapshotDiskDef } from './snapshot-def.js';
 import { diskSourcePath } from './disk-source-xml.js';
+import { momentDiskOrder } from './disk-order.js';
 
 /**
  * Aligns the disks of a snapshot with a domain, as libvirt's `virDomainSnapshotAlignDisks`:
- * every domain disk gets exactly one entry, in domain order and named by its target; missing
+ * every domain disk gets exactly one entry, in libvirt's order of the domain's disks (grouped
+ * by bus, by drive index within a bus: see `momentDiskOrder`) and named by its target; missing
  * locations come from the domain disk's `snapshot=` attribute or `defaultLocation`; empty
  * drives are not snapshotted; external disks without a file get
  * {@link defaultExternalSnapshotPath}.
@@ -50,14 +52,15 @@ export function alignSnapshotDisks(
     }
     byTarget.set(domDisk.target, { ...disk, name: domDisk.target, snapshot });
   }
-  const disks = domain.disks.map(
+  const domainDisks = momentDiskOrder(domain);
+  const disks = domainDisks.map(
     (d): SnapshotDiskDef =>
       byTarget.get(d.target) ?? {
         name: d.target,
         snapshot: isDiskEmpty(d) ? 'no' : (d.snapshot ?? options.defaultLocation),
       },
   );
-  return { ...def, disks: assignExternalNames(disks, domain, def.name) };
+  return { ...def, disks: assignExternalNames(disks, domainDisks, def.name) };
 }
 
 /**
@@ -98,7 +101,7 @@ function resolveLocation(
 
 function assignExternalNames(
   disks: readonly SnapshotDiskDef[],
-  domain: DomainDef,
+  domainDisks: readonly DomainDiskDef[],
   snapshotName: string | undefined,
 ): SnapshotDiskDef[] {
   const out: SnapshotDiskDef[] = [];
@@ -107,7 +110,7 @@ function assignExternalNames(
       out.push(disk);
       return;
     }
-    const path = generatedPath(disk, domain, i, snapshotName);
+    const path = generatedPath(disk, domainDisks[i], snapshotName);
     const clash = out.find((d) => snapshotDiskPath(d) === path);
     if (clash !== undefined) {
       throw new VirtError(
@@ -122,14 +125,12 @@ function assignExternalNames(
 
 function generatedPath(
   disk: SnapshotDiskDef,
-  domain: DomainDef,
-  index: number,
+  domDisk: DomainDiskDef | undefined,
   name: string | undefined,
 ): string {
   const type = disk.type ?? 'file';
   const prefix = `cannot generate external snapshot name for disk '${disk.name}'`;
   if (type !== 'file') throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} on a '${type}' device`);
-  const domDisk = domain.disks[index];
   if (domDisk?.source === undefined) throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} without source`);
   if (domDisk.type !== 'file') {
     throw new VirtError(

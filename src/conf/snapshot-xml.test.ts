@@ -571,6 +571,29 @@ describe('alignSnapshotDisks', () => {
     );
   });
 
+  it("lists disks in libvirt's order, not as written", () => {
+    const written = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices>" +
+        ['vdb', 'hdb', 'hda', 'vda', 'hdc']
+          .map((t) => `<disk type='file'><source file='/i/${t}.qcow2'/><target dev='${t}'/></disk>`)
+          .join('') +
+        "<disk type='file' device='floppy'><source file='/i/f.img'/><target dev='fda'/></disk>" +
+        '</devices></domain>',
+    );
+    const def = alignSnapshotDisks({ name: 's', disks: [{ name: 'vda', snapshot: 'external' }] }, written, {
+      defaultLocation: 'external',
+      uniformInternal: false,
+    });
+    expect(def.disks?.map((d) => [d.name, d.source?.file])).toEqual([
+      ['hda', '/i/hda.s'],
+      ['hdb', '/i/hdb.s'],
+      ['hdc', '/i/hdc.s'],
+      ['vda', '/i/vda.s'],
+      ['vdb', '/i/vdb.s'],
+      ['fda', '/i/f.s'],
+    ]);
+  });
+
   it('leaves a domain without disks alone', () => {
     const empty = parseDomainXml("<domain type='kvm'><name>vm</name></domain>");
     expect(
