@@ -242,6 +242,16 @@ describe('alignCheckpointDisks', () => {
     ]);
   });
 
+  it('gives a vhost-user disk a bitmap (its snapshot mode does not matter)', () => {
+    const vhost = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser'><source type='unix' path='/s'/>" +
+        "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+    );
+    expect(alignCheckpointDisks({ name: 'c1' }, vhost).disks).toEqual([
+      { name: 'vda', checkpoint: 'bitmap', bitmap: 'c1' },
+    ]);
+  });
+
   it('refuses a domain without disks', () => {
     expectError(
       () =>

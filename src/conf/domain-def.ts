@@ -33,7 +33,10 @@ export interface DomainDiskDef {
   readonly format: string | undefined;
   /** Source path (`file=` or `dev=`); `undefined` for an empty drive or a network disk. */
   readonly source: string | undefined;
-  /** `<disk snapshot=…>`, the disk's default snapshot location. */
+  /**
+   * `<disk snapshot=…>`, the disk's default snapshot location; `no` when absent on a read-only
+   * or vhost-user disk (libvirt's disk post-parse).
+   */
   readonly snapshot: SnapshotLocation | undefined;
   /** `<readonly/>` present. */
   readonly readonly: boolean;

@@ -594,6 +594,53 @@ describe('alignSnapshotDisks', () => {
     ]);
   });
 
+  describe('vhost-user disks', () => {
+    const vhost = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser' device='disk'>" +
+        "<source type='unix' path='/run/vhost.sock'/><target dev='vda' bus='virtio'/></disk>" +
+        "<disk type='file'><source file='/i/b.qcow2'/><target dev='vdb' bus='virtio'/></disk></devices></domain>",
+    );
+
+    it("are 'no' by default, as libvirt's disk post-parse makes them", () => {
+      expect(vhost.disks[0]?.snapshot).toBe('no');
+      const def = alignSnapshotDisks({ name: 's' }, vhost, {
+        defaultLocation: 'internal',
+        uniformInternal: true,
+      });
+      expect(def.disks).toEqual([
+        { name: 'vda', snapshot: 'no' },
+        { name: 'vdb', snapshot: 'internal' },
+      ]);
+    });
+
+    it("may be listed as 'no' under the uniform-internal rule", () => {
+      const def = alignSnapshotDisks({ name: 's', disks: [{ name: 'vda', snapshot: 'no' }] }, vhost, {
+        defaultLocation: 'internal',
+        uniformInternal: true,
+      });
+      expect(def.disks?.map((d) => d.snapshot)).toEqual(['no', 'internal']);
+    });
+
+    it('get no generated file in an external snapshot', () => {
+      const def = alignSnapshotDisks({ name: 's' }, vhost, {
+        defaultLocation: 'external',
+        uniformInternal: true,
+      });
+      expect(def.disks).toEqual([
+        { name: 'vda', snapshot: 'no' },
+        { name: 'vdb', snapshot: 'external', source: { file: '/i/b.s' } },
+      ]);
+    });
+
+    it('keep an explicit snapshot mode', () => {
+      const explicit = parseDomainXml(
+        "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser' snapshot='internal'>" +
+          "<source type='unix' path='/s'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
+      );
+      expect(explicit.disks[0]?.snapshot).toBe('internal');
+    });
+  });
+
   it('leaves a domain without disks alone', () => {
     const empty = parseDomainXml("<domain type='kvm'><name>vm</name></domain>");
     expect(
