@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import {
   checkDuplicateDiskTargets,
@@ -72,6 +73,20 @@ export function prepareDomainDef(parsed: DomainDef): DomainDef {
  */
 export function diskFormat(disk: DomainDiskDef): string {
   return disk.format ?? 'raw';
+}
+
+/**
+ * libvirt's check before it names an external snapshot file after a disk's image: `stat` the
+ * path (following links) and accept only a regular file.
+ *
+ * @internal
+ */
+export function isHostRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function checkDisk(disk: DomainDiskDef): void {

@@ -16,8 +16,10 @@ import { momentDiskOrder } from './disk-order.js';
  * With `uniformInternal` and an internal default, every listed disk must be internal (or `no`
  * where the domain disk says `no` too), for hypervisors that snapshot all disks at once.
  *
- * A domain disk counts as a local regular file when its type is `file`; callers that can stat
- * the path should do so before relying on generated names.
+ * Before generating a name libvirt `stat`s the domain disk's source and refuses anything but a
+ * regular file. Drivers with real files pass `isRegularFile` to do that check; without it (the
+ * in-memory test driver, which never touches the host) a domain disk of type `file` counts as
+ * a regular file.
  *
  * @throws `CONFIG_UNSUPPORTED` for too many entries, an unknown or repeated disk, a mode the
  * uniform-internal rule forbids, a file given for a non-external disk, or a file name that
@@ -27,7 +29,12 @@ import { momentDiskOrder } from './disk-order.js';
 export function alignSnapshotDisks(
   def: SnapshotDef,
   domain: DomainDef,
-  options: { readonly defaultLocation: SnapshotLocation; readonly uniformInternal: boolean },
+  options: {
+    readonly defaultLocation: SnapshotLocation;
+    readonly uniformInternal: boolean;
+    /** Tells whether a domain disk's source is a regular file on the host (libvirt's `stat`). */
+    readonly isRegularFile?: (path: string) => boolean;
+  },
 ): SnapshotDef {
   const requested = def.disks ?? [];
   if (requested.length > domain.disks.length) {
@@ -60,7 +67,9 @@ export function alignSnapshotDisks(
         snapshot: isDiskEmpty(d) ? 'no' : (d.snapshot ?? options.defaultLocation),
       },
   );
-  return { ...def, disks: assignExternalNames(disks, domainDisks, def.name) };
+  const isRegularFile =
+    options.isRegularFile ?? ((_path: string, disk: DomainDiskDef) => disk.type === 'file');
+  return { ...def, disks: assignExternalNames(disks, domainDisks, def.name, isRegularFile) };
 }
 
 /**
@@ -103,6 +112,7 @@ function assignExternalNames(
   disks: readonly SnapshotDiskDef[],
   domainDisks: readonly DomainDiskDef[],
   snapshotName: string | undefined,
+  isRegularFile: RegularFileCheck,
 ): SnapshotDiskDef[] {
   const out: SnapshotDiskDef[] = [];
   disks.forEach((disk, i) => {
@@ -110,7 +120,7 @@ function assignExternalNames(
       out.push(disk);
       return;
     }
-    const path = generatedPath(disk, domainDisks[i], snapshotName);
+    const path = generatedPath(disk, domainDisks[i], snapshotName, isRegularFile);
     const clash = out.find((d) => snapshotDiskPath(d) === path);
     if (clash !== undefined) {
       throw new VirtError(
@@ -127,12 +137,13 @@ function generatedPath(
   disk: SnapshotDiskDef,
   domDisk: DomainDiskDef | undefined,
   name: string | undefined,
+  isRegularFile: RegularFileCheck,
 ): string {
   const type = disk.type ?? 'file';
   const prefix = `cannot generate external snapshot name for disk '${disk.name}'`;
   if (type !== 'file') throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} on a '${type}' device`);
   if (domDisk?.source === undefined) throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} without source`);
-  if (domDisk.type !== 'file') {
+  if (!isRegularFile(domDisk.source, domDisk)) {
     throw new VirtError(
       'CONFIG_UNSUPPORTED',
       `source for disk '${disk.name}' is not a regular file; refusing to generate external snapshot name`,
@@ -141,6 +152,8 @@ function generatedPath(
   if (name === undefined || name === '') throw new VirtError('INTERNAL_ERROR', 'snapshot has no name');
   return defaultExternalSnapshotPath(domDisk.source, name);
 }
+
+type RegularFileCheck = (path: string, disk: DomainDiskDef) => boolean;
 
 /** Where the new image of a snapshot disk lives (`file`, `dev` or network name). @internal */
 export function snapshotDiskPath(disk: SnapshotDiskDef): string | undefined {

@@ -641,6 +641,27 @@ describe('alignSnapshotDisks', () => {
     });
   });
 
+  it('asks isRegularFile about a source before naming a file after it', () => {
+    const asked: string[] = [];
+    const def = alignSnapshotDisks({ name: 's' }, domain, {
+      defaultLocation: 'external',
+      uniformInternal: false,
+      isRegularFile: (path) => asked.push(path) > 0,
+    });
+    expect(def.disks?.[0]?.source).toEqual({ file: '/img/vm-a.s' });
+    expect(asked).toEqual(['/img/vm-a.qcow2']);
+    expectError(
+      () =>
+        alignSnapshotDisks({ name: 's' }, domain, {
+          defaultLocation: 'external',
+          uniformInternal: false,
+          isRegularFile: () => false,
+        }),
+      'CONFIG_UNSUPPORTED',
+      "source for disk 'vda' is not a regular file; refusing to generate external snapshot name",
+    );
+  });
+
   it('leaves a domain without disks alone', () => {
     const empty = parseDomainXml("<domain type='kvm'><name>vm</name></domain>");
     expect(
