@@ -62,6 +62,20 @@ describe('checkDuplicateDiskTargets', () => {
     expect(messageOf(() => checkDuplicateDiskTargets(domain(...disks)))).toBe(`XML_ERROR: target ${message}`);
   });
 
+  it.each<[string, string, string]>([
+    ['rbd', 'pool/img/x', 'img/x'],
+    ['gluster', 'vol/dir/img', 'dir/img'],
+    ['iscsi', 'iqn.x:y/1', 'iqn.x:y/1'],
+    ['iscsi', 'iqn.x:y', 'iqn.x:y/0'],
+    ['nbd', 'exp/a', 'exp/a'],
+    ['http', '/a/b.iso', '/a/b.iso'],
+  ])('names a %s source %s as %s', (protocol, name, path) => {
+    const net = `<disk type='network'><source protocol='${protocol}' name='${name}'><host name='h'/></source><target dev='sda'/></disk>`;
+    expect(messageOf(() => checkDuplicateDiskTargets(domain(net, FILE('sda', '/f'))))).toBe(
+      `XML_ERROR: target 'sda' duplicated for disk sources '${path}' and '/f'`,
+    );
+  });
+
   it('accepts distinct targets, including partitions of one drive', () => {
     expect(messageOf(() => checkDuplicateDiskTargets(domain(FILE('vda', '/1'), FILE('vda1', '/2'))))).toBe(
       'ok',
