@@ -111,6 +111,7 @@ export {
   updateDomainDisk,
   type DomainFormatOptions,
 } from './conf/domain-xml.js';
+export { checkDuplicateDiskTargets } from './conf/domain-validate.js';
 export {
   SNAPSHOT_STATES,
   type DiskSource,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import {
+  checkDuplicateDiskTargets,
   domainDefFromElement,
   updateDomainDisk,
   VirtError,
@@ -32,7 +34,7 @@ export const QEMU_IMAGE_FORMATS = ['qcow2', 'raw'] as const;
  *
  * @throws `XML_DETAIL` for a name that cannot be stored, `CONFIG_UNSUPPORTED` for another
  * domain type or a disk that is not a local qcow2/raw file with an absolute path,
- * `XML_ERROR` for a duplicated disk target.
+ * `XML_ERROR` for a duplicated disk target (libvirt's message).
  * @internal
  */
 export function prepareDomainDef(parsed: DomainDef): DomainDef {
@@ -43,14 +45,10 @@ export function prepareDomainDef(parsed: DomainDef): DomainDef {
       `emulator does not support virt type '${parsed.type}': the qemu driver runs domains of type 'qemu' or 'kvm'`,
     );
   }
-  const targets = new Set<string>();
+  parsed.disks.forEach(checkDisk);
+  checkDuplicateDiskTargets(parsed);
   const sources = new Map<string, string>();
   for (const disk of parsed.disks) {
-    if (targets.has(disk.target)) {
-      throw new VirtError('XML_ERROR', `target '${disk.target}' duplicated for disk sources`);
-    }
-    targets.add(disk.target);
-    checkDisk(disk);
     const other = disk.source === undefined ? undefined : sources.get(disk.source);
     if (other !== undefined) {
       throw new VirtError(
@@ -75,6 +73,20 @@ export function prepareDomainDef(parsed: DomainDef): DomainDef {
  */
 export function diskFormat(disk: DomainDiskDef): string {
   return disk.format ?? 'raw';
+}
+
+/**
+ * libvirt's check before it names an external snapshot file after a disk's image: `stat` the
+ * path (following links) and accept only a regular file.
+ *
+ * @internal
+ */
+export function isHostRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function checkDisk(disk: DomainDiskDef): void {

@@ -9,6 +9,7 @@ import {
   type SnapshotState,
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type QemuContext, type Transaction } from './access.js';
+import { isHostRegularFile } from './domain-config.js';
 import { assertStorableName } from './layout.js';
 import { captureMoments, type DomainState } from './metadata.js';
 
@@ -45,6 +46,7 @@ export async function redefineSnapshot(
   def = alignSnapshotDisks(def, def.domain, {
     defaultLocation: external ? 'external' : 'internal',
     uniformInternal: true,
+    isRegularFile: isHostRegularFile,
   });
   const before = captureMoments(list);
   if (other === undefined) list.add({ ...def, name });

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { domainDefFromElement, type DomainDef, type XmlElement, type XmlText } from 'virtkit';
+import {
+  checkDuplicateDiskTargets,
+  domainDefFromElement,
+  type DomainDef,
+  type XmlElement,
+  type XmlText,
+} from 'virtkit';
 
 /**
  * libvirt's namespace of the test driver's `<domain>` extensions.
@@ -62,12 +68,15 @@ export function elementToXml(el: XmlElement): string {
 }
 
 /**
- * A definition as libvirt stores it after a define: the runtime `id` attribute dropped and a
- * random uuid added when the XML had none.
+ * A definition as libvirt stores it after a define: validated like libvirt validates every
+ * definition it defines, starts or loads (two disks may not share a target), the runtime `id`
+ * attribute dropped and a random uuid added when the XML had none.
  *
+ * @throws `XML_ERROR` "target 'T' duplicated for disk sources 'A' and 'B'".
  * @internal
  */
 export function normalizeDomainDef(def: DomainDef): DomainDef {
+  checkDuplicateDiskTargets(def);
   let el = def.element;
   if (el.attributes['id'] !== undefined) el = { ...el, attributes: without(el.attributes, ['id']) };
   if (def.uuid === '') el = insertAfter(el, 'name', textElement('uuid', randomUUID()));

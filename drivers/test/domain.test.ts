@@ -180,6 +180,20 @@ describe('define and create', () => {
     expect((await w.conn.listDomains()).map((d) => d.name).sort()).toEqual(['a', 'test', 'v']);
   });
 
+  it('refuses two disks with one target on define and create, like libvirt', async () => {
+    await using w = await openWorld();
+    const twice = domainXml('d', A_UUID).replace(
+      '</devices>',
+      "<disk type='file'><source file='/img/other.qcow2'/><target dev='vda' bus='virtio'/></disk></devices>",
+    );
+    const message =
+      "XML_ERROR: target 'vda' duplicated for disk sources '/img/d.qcow2' and '/img/other.qcow2'";
+    expect(await outcome(w.conn.defineDomain(twice))).toBe(message);
+    expect(await outcome(w.conn.createDomain(twice))).toBe(message);
+    expect((await w.conn.listDomains()).map((d) => d.name)).toEqual(['test']);
+    expect(w.events).toEqual([]);
+  });
+
   it('generates a uuid when the XML has none and drops a runtime id', async () => {
     await using w = await openWorld();
     const xml = domainXml('n', A_UUID)

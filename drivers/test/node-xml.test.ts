@@ -170,6 +170,20 @@ describe('node files', () => {
     expect(await bad('<test:hasmanagedsave/>')).toBe(
       "XML_ERROR: domain with managedsave data can only have runstate 'shutoff'",
     );
+    const disk = (p: string) => `<disk type='file'><source file='${p}'/><target dev='sda'/></disk>`;
+    expect(
+      await outcome(
+        connect(
+          await node(
+            'dup.xml',
+            dom('x', '11111111-2222-3333-4444-000000000001').replace(
+              '</devices>',
+              `${disk('/1')}${disk('/2')}</devices>`,
+            ),
+          ),
+        ),
+      ),
+    ).toBe("XML_ERROR: target 'sda' duplicated for disk sources '/1' and '/2'");
     const twice = dom('x', '11111111-2222-3333-4444-000000000001');
     expect(await codeOf(connect(await node('twice.xml', twice + twice)))).toBe('OPERATION_FAILED');
   });

@@ -1,6 +1,7 @@
 import { VirtError } from '../errors.js';
 import type { BackupDef, BackupDiskDef, BackupDiskState, BackupServerDef } from './backup-def.js';
 import { compact } from './compact.js';
+import { momentDiskOrder } from './disk-order.js';
 import { formatDiskSource, parseDiskSource, STORAGE_FORMATS, STORAGE_TYPES } from './disk-source-xml.js';
 import type { DomainDef } from './domain-def.js';
 import { isDiskEmpty } from './domain-xml.js';
@@ -90,8 +91,8 @@ export function formatBackupXml(def: BackupDef, options: BackupXmlOptions = {}):
 /**
  * Completes a backup definition against the domain, as libvirt's `virDomainBackupAlignDisks`:
  * listed disks must exist once; backed-up disks without a target or scratch file get
- * `<domain disk path>.<suffix>`; every other domain disk is appended in domain order, backed
- * up when the definition listed no disks at all (except empty and read-only ones), else with
+ * `<domain disk path>.<suffix>`; every other domain disk is appended in libvirt's disk order
+ * (`momentDiskOrder`), backed up when the definition listed no disks at all (except empty and read-only ones), else with
  * `backup='no'`; `backupmode` defaults to `incremental` when a checkpoint applies, else `full`,
  * and incremental disks inherit the global checkpoint.
  *
@@ -128,7 +129,7 @@ export function alignBackupDisks(def: BackupDef, domain: DomainDef, suffix: stri
     disks.push((disk.backup ?? 'yes') === 'yes' ? assignStore(disk, domDisk, suffix) : disk);
   }
   const backupAll = disks.length === 0;
-  for (const domDisk of domain.disks) {
+  for (const domDisk of momentDiskOrder(domain)) {
     if (listed.has(domDisk.target)) continue;
     const backup = backupAll && !isDiskEmpty(domDisk) && !domDisk.readonly;
     const disk: BackupDiskDef = { name: domDisk.target, backup: backup ? 'yes' : 'no' };

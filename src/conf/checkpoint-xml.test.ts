@@ -226,6 +226,32 @@ describe('alignCheckpointDisks', () => {
     expectError(() => alignCheckpointDisks({ name: 'c', ...def }, DOMAIN), 'CONFIG_UNSUPPORTED', message);
   });
 
+  it("lists disks in libvirt's order, not as written", () => {
+    const written = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices>" +
+        ['hdc', 'vdb', 'hda', 'vda']
+          .map((t) => `<disk type='file'><source file='/i/${t}'/><target dev='${t}'/></disk>`)
+          .join('') +
+        '</devices></domain>',
+    );
+    expect(alignCheckpointDisks({ name: 'c1' }, written).disks?.map((d) => d.name)).toEqual([
+      'hda',
+      'hdc',
+      'vda',
+      'vdb',
+    ]);
+  });
+
+  it('gives a vhost-user disk a bitmap (its snapshot mode does not matter)', () => {
+    const vhost = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser'><source type='unix' path='/s'/>" +
+        "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+    );
+    expect(alignCheckpointDisks({ name: 'c1' }, vhost).disks).toEqual([
+      { name: 'vda', checkpoint: 'bitmap', bitmap: 'c1' },
+    ]);
+  });
+
   it('refuses a domain without disks', () => {
     expectError(
       () =>

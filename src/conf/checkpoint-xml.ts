@@ -1,6 +1,7 @@
 import { VirtError } from '../errors.js';
 import type { CheckpointDef, CheckpointDiskDef } from './checkpoint-def.js';
 import { compact } from './compact.js';
+import { momentDiskOrder } from './disk-order.js';
 import type { DomainDef } from './domain-def.js';
 import { domainDefFromElement, domainElementForOutput, findDiskByName, isDiskEmpty } from './domain-xml.js';
 import { CHECKPOINT_SCHEMA } from './moment-schemas.js';
@@ -98,7 +99,8 @@ export function formatCheckpointXml(def: CheckpointDef, options: CheckpointForma
 
 /**
  * Aligns the disks of a checkpoint with a domain, as libvirt's `virDomainCheckpointAlignDisks`:
- * one entry per domain disk in domain order, named by target. When the checkpoint lists no
+ * one entry per domain disk in libvirt's order of the domain's disks (see `momentDiskOrder`),
+ * named by target. When the checkpoint lists no
  * disks every writable, non-empty disk gets a bitmap; when it lists some, the others get `no`.
  * Empty and read-only disks never get a bitmap. Bitmap names default to the checkpoint name.
  * The result does not carry `domain`; set it when the checkpoint should record it.
@@ -129,7 +131,7 @@ export function alignCheckpointDisks(def: CheckpointDef, domain: DomainDef): Che
     }
     byTarget.set(domDisk.target, { ...disk, name: domDisk.target, checkpoint });
   }
-  const disks = domain.disks.map(
+  const disks = momentDiskOrder(domain).map(
     (d): CheckpointDiskDef =>
       byTarget.get(d.target) ?? {
         name: d.target,

@@ -33,7 +33,10 @@ export interface DomainDiskDef {
   readonly format: string | undefined;
   /** Source path (`file=` or `dev=`); `undefined` for an empty drive or a network disk. */
   readonly source: string | undefined;
-  /** `<disk snapshot=…>`, the disk's default snapshot location. */
+  /**
+   * `<disk snapshot=…>`, the disk's default snapshot location; `no` when absent on a read-only
+   * or vhost-user disk (libvirt's disk post-parse).
+   */
   readonly snapshot: SnapshotLocation | undefined;
   /** `<readonly/>` present. */
   readonly readonly: boolean;
@@ -52,7 +55,11 @@ export interface DomainDef {
   readonly name: string;
   /** `<uuid>`, lower case. */
   readonly uuid: string;
-  /** Disks in document order. */
+  /**
+   * Disks in document order. Snapshots, checkpoints and backups list them in libvirt's order
+   * instead (grouped by bus, by drive index within a bus), which the alignment functions
+   * derive.
+   */
   readonly disks: readonly DomainDiskDef[];
   /** The whole `<domain>` (or `<inactiveDomain>`) element as parsed. */
   readonly element: XmlElement;

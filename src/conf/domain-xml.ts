@@ -170,10 +170,18 @@ function parseDisk(el: XmlElement): DomainDiskDef {
     device,
     format: driver === undefined ? undefined : attr(driver, 'type'),
     source,
-    // libvirt's disk post-parse: a read-only disk without a snapshot mode is never snapshotted.
-    snapshot: snapshot ?? (readonly ? 'no' : undefined),
+    snapshot: snapshot ?? postParseSnapshot(type, readonly),
     readonly,
   };
+}
+
+/**
+ * libvirt's disk post-parse (`virDomainDiskDefPostParse`) gives a disk without a `snapshot=`
+ * mode `no` when it is read-only (every cdrom is) or a vhost-user disk, which cannot be
+ * snapshotted.
+ */
+function postParseSnapshot(type: string, readonly: boolean): SnapshotLocation | undefined {
+  return readonly || type === 'vhostuser' ? 'no' : undefined;
 }
 
 function sourceAttrFor(type: string): string | undefined {

@@ -1,12 +1,14 @@
 import { VirtError } from '../errors.js';
-import type { DomainDef, SnapshotLocation } from './domain-def.js';
+import type { DomainDef, DomainDiskDef, SnapshotLocation } from './domain-def.js';
 import { findDiskByName, isDiskEmpty } from './domain-xml.js';
 import type { SnapshotDef, SnapshotDiskDef } from './snapshot-def.js';
 import { diskSourcePath } from './disk-source-xml.js';
+import { momentDiskOrder } from './disk-order.js';
 
 /**
  * Aligns the disks of a snapshot with a domain, as libvirt's `virDomainSnapshotAlignDisks`:
- * every domain disk gets exactly one entry, in domain order and named by its target; missing
+ * every domain disk gets exactly one entry, in libvirt's order of the domain's disks (grouped
+ * by bus, by drive index within a bus: see `momentDiskOrder`) and named by its target; missing
  * locations come from the domain disk's `snapshot=` attribute or `defaultLocation`; empty
  * drives are not snapshotted; external disks without a file get
  * {@link defaultExternalSnapshotPath}.
@@ -14,8 +16,10 @@ import { diskSourcePath } from './disk-source-xml.js';
  * With `uniformInternal` and an internal default, every listed disk must be internal (or `no`
  * where the domain disk says `no` too), for hypervisors that snapshot all disks at once.
  *
- * A domain disk counts as a local regular file when its type is `file`; callers that can stat
- * the path should do so before relying on generated names.
+ * Before generating a name libvirt `stat`s the domain disk's source and refuses anything but a
+ * regular file. Drivers with real files pass `isRegularFile` to do that check; without it (the
+ * in-memory test driver, which never touches the host) a domain disk of type `file` counts as
+ * a regular file.
  *
  * @throws `CONFIG_UNSUPPORTED` for too many entries, an unknown or repeated disk, a mode the
  * uniform-internal rule forbids, a file given for a non-external disk, or a file name that
@@ -25,7 +29,12 @@ import { diskSourcePath } from './disk-source-xml.js';
 export function alignSnapshotDisks(
   def: SnapshotDef,
   domain: DomainDef,
-  options: { readonly defaultLocation: SnapshotLocation; readonly uniformInternal: boolean },
+  options: {
+    readonly defaultLocation: SnapshotLocation;
+    readonly uniformInternal: boolean;
+    /** Tells whether a domain disk's source is a regular file on the host (libvirt's `stat`). */
+    readonly isRegularFile?: (path: string) => boolean;
+  },
 ): SnapshotDef {
   const requested = def.disks ?? [];
   if (requested.length > domain.disks.length) {
@@ -50,14 +59,17 @@ export function alignSnapshotDisks(
     }
     byTarget.set(domDisk.target, { ...disk, name: domDisk.target, snapshot });
   }
-  const disks = domain.disks.map(
+  const domainDisks = momentDiskOrder(domain);
+  const disks = domainDisks.map(
     (d): SnapshotDiskDef =>
       byTarget.get(d.target) ?? {
         name: d.target,
         snapshot: isDiskEmpty(d) ? 'no' : (d.snapshot ?? options.defaultLocation),
       },
   );
-  return { ...def, disks: assignExternalNames(disks, domain, def.name) };
+  const isRegularFile =
+    options.isRegularFile ?? ((_path: string, disk: DomainDiskDef) => disk.type === 'file');
+  return { ...def, disks: assignExternalNames(disks, domainDisks, def.name, isRegularFile) };
 }
 
 /**
@@ -98,8 +110,9 @@ function resolveLocation(
 
 function assignExternalNames(
   disks: readonly SnapshotDiskDef[],
-  domain: DomainDef,
+  domainDisks: readonly DomainDiskDef[],
   snapshotName: string | undefined,
+  isRegularFile: RegularFileCheck,
 ): SnapshotDiskDef[] {
   const out: SnapshotDiskDef[] = [];
   disks.forEach((disk, i) => {
@@ -107,7 +120,7 @@ function assignExternalNames(
       out.push(disk);
       return;
     }
-    const path = generatedPath(disk, domain, i, snapshotName);
+    const path = generatedPath(disk, domainDisks[i], snapshotName, isRegularFile);
     const clash = out.find((d) => snapshotDiskPath(d) === path);
     if (clash !== undefined) {
       throw new VirtError(
@@ -122,16 +135,15 @@ function assignExternalNames(
 
 function generatedPath(
   disk: SnapshotDiskDef,
-  domain: DomainDef,
-  index: number,
+  domDisk: DomainDiskDef | undefined,
   name: string | undefined,
+  isRegularFile: RegularFileCheck,
 ): string {
   const type = disk.type ?? 'file';
   const prefix = `cannot generate external snapshot name for disk '${disk.name}'`;
   if (type !== 'file') throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} on a '${type}' device`);
-  const domDisk = domain.disks[index];
   if (domDisk?.source === undefined) throw new VirtError('CONFIG_UNSUPPORTED', `${prefix} without source`);
-  if (domDisk.type !== 'file') {
+  if (!isRegularFile(domDisk.source, domDisk)) {
     throw new VirtError(
       'CONFIG_UNSUPPORTED',
       `source for disk '${disk.name}' is not a regular file; refusing to generate external snapshot name`,
@@ -140,6 +152,8 @@ function generatedPath(
   if (name === undefined || name === '') throw new VirtError('INTERNAL_ERROR', 'snapshot has no name');
   return defaultExternalSnapshotPath(domDisk.source, name);
 }
+
+type RegularFileCheck = (path: string, disk: DomainDiskDef) => boolean;
 
 /** Where the new image of a snapshot disk lives (`file`, `dev` or network name). @internal */
 export function snapshotDiskPath(disk: SnapshotDiskDef): string | undefined {

@@ -571,6 +571,97 @@ describe('alignSnapshotDisks', () => {
     );
   });
 
+  it("lists disks in libvirt's order, not as written", () => {
+    const written = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices>" +
+        ['vdb', 'hdb', 'hda', 'vda', 'hdc']
+          .map((t) => `<disk type='file'><source file='/i/${t}.qcow2'/><target dev='${t}'/></disk>`)
+          .join('') +
+        "<disk type='file' device='floppy'><source file='/i/f.img'/><target dev='fda'/></disk>" +
+        '</devices></domain>',
+    );
+    const def = alignSnapshotDisks({ name: 's', disks: [{ name: 'vda', snapshot: 'external' }] }, written, {
+      defaultLocation: 'external',
+      uniformInternal: false,
+    });
+    expect(def.disks?.map((d) => [d.name, d.source?.file])).toEqual([
+      ['hda', '/i/hda.s'],
+      ['hdb', '/i/hdb.s'],
+      ['hdc', '/i/hdc.s'],
+      ['vda', '/i/vda.s'],
+      ['vdb', '/i/vdb.s'],
+      ['fda', '/i/f.s'],
+    ]);
+  });
+
+  describe('vhost-user disks', () => {
+    const vhost = parseDomainXml(
+      "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser' device='disk'>" +
+        "<source type='unix' path='/run/vhost.sock'/><target dev='vda' bus='virtio'/></disk>" +
+        "<disk type='file'><source file='/i/b.qcow2'/><target dev='vdb' bus='virtio'/></disk></devices></domain>",
+    );
+
+    it("are 'no' by default, as libvirt's disk post-parse makes them", () => {
+      expect(vhost.disks[0]?.snapshot).toBe('no');
+      const def = alignSnapshotDisks({ name: 's' }, vhost, {
+        defaultLocation: 'internal',
+        uniformInternal: true,
+      });
+      expect(def.disks).toEqual([
+        { name: 'vda', snapshot: 'no' },
+        { name: 'vdb', snapshot: 'internal' },
+      ]);
+    });
+
+    it("may be listed as 'no' under the uniform-internal rule", () => {
+      const def = alignSnapshotDisks({ name: 's', disks: [{ name: 'vda', snapshot: 'no' }] }, vhost, {
+        defaultLocation: 'internal',
+        uniformInternal: true,
+      });
+      expect(def.disks?.map((d) => d.snapshot)).toEqual(['no', 'internal']);
+    });
+
+    it('get no generated file in an external snapshot', () => {
+      const def = alignSnapshotDisks({ name: 's' }, vhost, {
+        defaultLocation: 'external',
+        uniformInternal: true,
+      });
+      expect(def.disks).toEqual([
+        { name: 'vda', snapshot: 'no' },
+        { name: 'vdb', snapshot: 'external', source: { file: '/i/b.s' } },
+      ]);
+    });
+
+    it('keep an explicit snapshot mode', () => {
+      const explicit = parseDomainXml(
+        "<domain type='kvm'><name>vm</name><devices><disk type='vhostuser' snapshot='internal'>" +
+          "<source type='unix' path='/s'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
+      );
+      expect(explicit.disks[0]?.snapshot).toBe('internal');
+    });
+  });
+
+  it('asks isRegularFile about a source before naming a file after it', () => {
+    const asked: string[] = [];
+    const def = alignSnapshotDisks({ name: 's' }, domain, {
+      defaultLocation: 'external',
+      uniformInternal: false,
+      isRegularFile: (path) => asked.push(path) > 0,
+    });
+    expect(def.disks?.[0]?.source).toEqual({ file: '/img/vm-a.s' });
+    expect(asked).toEqual(['/img/vm-a.qcow2']);
+    expectError(
+      () =>
+        alignSnapshotDisks({ name: 's' }, domain, {
+          defaultLocation: 'external',
+          uniformInternal: false,
+          isRegularFile: () => false,
+        }),
+      'CONFIG_UNSUPPORTED',
+      "source for disk 'vda' is not a regular file; refusing to generate external snapshot name",
+    );
+  });
+
   it('leaves a domain without disks alone', () => {
     const empty = parseDomainXml("<domain type='kvm'><name>vm</name></domain>");
     expect(

@@ -168,6 +168,16 @@ describe.runIf(HAVE_QEMU)('qemu driver: connection and domains', () => {
       expect(hashTree(world.root)).toEqual(before);
     });
 
+    it("refuses two disks with one target with libvirt's message", async () => {
+      const err = await errorOf(
+        conn.defineDomain(domainXml('dup', [disks[1]!, { ...disks[0]!, target: 'vdb' }])),
+      );
+      expect([err.code, err.message]).toEqual([
+        'XML_ERROR',
+        `target 'vdb' duplicated for disk sources '${disks[1]!.path}' and '${disks[0]!.path}'`,
+      ]);
+    });
+
     it('treats a disk without format as raw, as libvirt does', async () => {
       const raw = makeDisks(world, ['vdc'], 'raw');
       const dom = await conn.defineDomain(domainXml('r', raw).replace(" type='raw'", ''));
