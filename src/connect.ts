@@ -75,9 +75,6 @@ function checkConnectOptions(options: ConnectOptions): void {
     throw new VirtError('INVALID_ARG', `unsupported flags (${bad.join(', ')}) in function connect`);
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') {
-    throw new VirtError(
-      'INVALID_ARG',
-      "invalid argument: invalid value for option 'clock' in function connect",
-    );
+    throw new VirtError('INVALID_ARG', "invalid value for option 'clock' in function connect");
   }
 }

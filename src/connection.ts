@@ -233,7 +233,7 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 function normalizeUuid(uuid: string, fn: string): string {
   if (!UUID.test(uuid)) {
-    throw new VirtError('INVALID_ARG', `invalid argument: malformed uuid '${uuid}' in ${fn}`);
+    throw new VirtError('INVALID_ARG', `malformed uuid '${uuid}' in ${fn}`);
   }
   const hex = uuid.replaceAll('-', '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

@@ -48,7 +48,7 @@ export class ConnectionContext {
   ): NonNullable<DriverConnection[K]> {
     const ops = this.driver(fn)[key];
     if (ops === undefined) {
-      throw new VirtError('NO_SUPPORT', `this function is not supported by the connection driver: ${fn}`, {
+      throw new VirtError('NO_SUPPORT', `${fn} is not supported by driver '${this.driverName}'`, {
         driver: this.driverName,
       });
     }
@@ -58,7 +58,7 @@ export class ConnectionContext {
   /** Refuses mutating calls on a read-only connection. */
   assertWritable(fn: string): void {
     if (this.readOnly) {
-      throw new VirtError('OPERATION_DENIED', `operation forbidden: read only access prevents ${fn}`);
+      throw new VirtError('OPERATION_DENIED', `read only access prevents ${fn}`);
     }
   }
 
@@ -67,7 +67,7 @@ export class ConnectionContext {
     assertOptions(options, KNOWN_OPTIONS[known], fn);
     const signal = (options as LongOperationOptions | undefined)?.signal;
     if (signal?.aborted) {
-      throw new VirtError('OPERATION_ABORTED', `operation aborted: ${fn} was cancelled before it started`, {
+      throw new VirtError('OPERATION_ABORTED', `${fn} was cancelled before it started`, {
         cause: signal.reason,
       });
     }
@@ -140,7 +140,7 @@ export function domainOf(domain: object): DomainInternals {
  */
 export function requireString(value: unknown, what: string, fn: string): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new VirtError('INVALID_ARG', `invalid argument: ${what} in ${fn} must be a non-empty string`);
+    throw new VirtError('INVALID_ARG', `${what} in ${fn} must be a non-empty string`);
   }
   return value;
 }

@@ -338,10 +338,7 @@ function checkDefinition(def: unknown, optional: boolean, fn: string): void {
   if (def === undefined && optional) return;
   if (typeof def === 'string') return;
   if (typeof def === 'object' && def !== null && !Array.isArray(def)) return;
-  throw new VirtError(
-    'INVALID_ARG',
-    `invalid argument: xml in ${fn} must be a string or a definition object`,
-  );
+  throw new VirtError('INVALID_ARG', `xml in ${fn} must be a string or a definition object`);
 }
 
 /**

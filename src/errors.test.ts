@@ -58,7 +58,7 @@ describe('VirtError', () => {
     expect(toVirtError(mine)).toBe(mine);
     const wrapped = toVirtError(new TypeError('oops'), 'qemu');
     expect(wrapped.code).toBe('INTERNAL_ERROR');
-    expect(wrapped.message).toBe('internal error: oops');
+    expect(wrapped.message).toBe('oops');
     expect(wrapped.cause).toBeInstanceOf(TypeError);
     expect(wrapped.driver).toBe('qemu');
   });

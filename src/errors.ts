@@ -145,5 +145,5 @@ export function isVirtError(err: unknown, code?: ErrorCode): err is VirtError {
 export function toVirtError(err: unknown, driver?: string): VirtError {
   if (err instanceof VirtError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new VirtError('INTERNAL_ERROR', `internal error: ${message}`, { cause: err, driver });
+  return new VirtError('INTERNAL_ERROR', message, { cause: err, driver });
 }

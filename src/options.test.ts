@@ -30,7 +30,7 @@ describe('assertOptions', () => {
 
   it('refuses values of the wrong type', () => {
     expect(codeOf(() => assertOptions({ a: 'yes' }, ['a'], 'f'))).toBe(
-      "INVALID_ARG: invalid argument: invalid value for option 'a' in function f",
+      "INVALID_ARG: invalid value for option 'a' in function f",
     );
     expect(codeOf(() => assertOptions({ signal: {} }, ['signal'], 'f'))).toMatch(/'signal'/);
     expect(codeOf(() => assertOptions({ onProgress: 1 }, ['onProgress'], 'f'))).toMatch(/'onProgress'/);
@@ -48,7 +48,7 @@ describe('assertOptions', () => {
 describe('exclusive and required options', () => {
   it('assertExclusive refuses both set, in libvirt wording', () => {
     expect(codeOf(() => assertExclusive({ running: true, paused: true }, 'running', 'paused'))).toBe(
-      "INVALID_ARG: invalid argument: Flags 'running' and 'paused' are mutually exclusive",
+      "INVALID_ARG: Flags 'running' and 'paused' are mutually exclusive",
     );
     expect(
       codeOf(() => assertExclusive({ running: true, paused: false }, 'running', 'paused')),
@@ -57,7 +57,7 @@ describe('exclusive and required options', () => {
 
   it('assertRequires refuses a dependent flag alone', () => {
     expect(codeOf(() => assertRequires({ current: true }, 'current', 'redefine'))).toBe(
-      "INVALID_ARG: invalid argument: Flag 'redefine' is required by flag 'current'",
+      "INVALID_ARG: Flag 'redefine' is required by flag 'current'",
     );
     expect(
       codeOf(() => assertRequires({ current: true, redefine: true }, 'current', 'redefine')),

@@ -461,7 +461,7 @@ export type OptionsFunction = keyof typeof KNOWN_OPTIONS;
 export function assertOptions(options: object | undefined, allowed: readonly string[], fn: string): void {
   if (options === undefined || options === null) return;
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new VirtError('INVALID_ARG', `invalid argument: options of ${fn} must be an object`);
+    throw new VirtError('INVALID_ARG', `options of ${fn} must be an object`);
   }
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(options)) {
@@ -486,7 +486,7 @@ export function assertOptions(options: object | undefined, allowed: readonly str
 export function assertExclusive(options: object | undefined, a: string, b: string): void {
   const o = (options ?? {}) as Record<string, unknown>;
   if (o[a] === true && o[b] === true) {
-    throw new VirtError('INVALID_ARG', `invalid argument: Flags '${a}' and '${b}' are mutually exclusive`);
+    throw new VirtError('INVALID_ARG', `Flags '${a}' and '${b}' are mutually exclusive`);
   }
 }
 
@@ -500,7 +500,7 @@ export function assertExclusive(options: object | undefined, a: string, b: strin
 export function assertRequires(options: object | undefined, flag: string, required: string): void {
   const o = (options ?? {}) as Record<string, unknown>;
   if (o[flag] === true && o[required] !== true) {
-    throw new VirtError('INVALID_ARG', `invalid argument: Flag '${required}' is required by flag '${flag}'`);
+    throw new VirtError('INVALID_ARG', `Flag '${required}' is required by flag '${flag}'`);
   }
 }
 
@@ -513,10 +513,7 @@ function checkOptionValue(key: string, value: unknown, fn: string): void {
         ? typeof value === 'function'
         : typeof value === 'boolean';
   if (!ok) {
-    throw new VirtError(
-      'INVALID_ARG',
-      `invalid argument: invalid value for option '${key}' in function ${fn}`,
-    );
+    throw new VirtError('INVALID_ARG', `invalid value for option '${key}' in function ${fn}`);
   }
 }
 

@@ -157,7 +157,7 @@ function checkDriverOptions(raw: Readonly<Record<string, unknown>>): {
   const known = ['qemuImg', 'lockTimeoutMs', 'runner'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   const bad = (what: string): VirtError =>
-    new VirtError('INVALID_ARG', `invalid argument: qemu driverOptions.${what}`, { driver: 'qemu' });
+    new VirtError('INVALID_ARG', `qemu driverOptions.${what}`, { driver: 'qemu' });
   if (unknown.length > 0) throw bad(`${unknown.join(', ')} unknown (known: ${known.join(', ')})`);
   const { qemuImg, lockTimeoutMs, runner } = raw;
   const faultInjection = (raw as { readonly [FAULT_INJECTION_KEY]?: unknown })[FAULT_INJECTION_KEY];

@@ -287,14 +287,10 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 }
 
 function aborted(plan: JournalPlan, reason: unknown): VirtError {
-  return new VirtError(
-    'OPERATION_ABORTED',
-    `operation aborted: ${plan.operation} was cancelled and rolled back`,
-    {
-      cause: reason,
-      driver: 'qemu',
-    },
-  );
+  return new VirtError('OPERATION_ABORTED', `${plan.operation} was cancelled and rolled back`, {
+    cause: reason,
+    driver: 'qemu',
+  });
 }
 
 function unfinished(plan: JournalPlan, step: JournalStep, cause: unknown): VirtError {

@@ -385,6 +385,6 @@ describe('snapshot delete', () => {
       await outcome(
         (await w.domain.createSnapshot(snapXml('x'))).delete({ children: true, childrenOnly: true }),
       ),
-    ).toBe("INVALID_ARG: invalid argument: Flags 'children' and 'childrenOnly' are mutually exclusive");
+    ).toBe("INVALID_ARG: Flags 'children' and 'childrenOnly' are mutually exclusive");
   });
 });

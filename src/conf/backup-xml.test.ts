@@ -165,7 +165,7 @@ describe('parseBackupXml', () => {
     [
       "<domainbackup><disks><disk name='vda' state='done'/></disks></domainbackup>",
       'XML_ERROR',
-      "invalid value for attribute 'state' in element 'disk': 'done'",
+      "Invalid value for attribute 'state' in element 'disk': 'done'.",
     ],
     [
       "<domainbackup><disks><disk name='vda' state='running' index='x'/></disks></domainbackup>",

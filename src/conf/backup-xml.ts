@@ -140,7 +140,7 @@ export function alignBackupDisks(def: BackupDef, domain: DomainDef, suffix: stri
 function parseServer(el: XmlElement): BackupServerDef {
   const transport = attr(el, 'transport') ?? 'tcp';
   if (!['tcp', 'unix', 'rdma', 'fd'].includes(transport)) {
-    throw xmlErrorAt(el, `invalid value for attribute 'transport' in element 'server': '${transport}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'transport' in element 'server': '${transport}'.`);
   }
   const socket = attr(el, 'socket');
   if (transport === 'unix' && socket === undefined) throw xmlErrorAt(el, 'missing socket for unix transport');
@@ -154,7 +154,7 @@ function parseServer(el: XmlElement): BackupServerDef {
   }
   const tls = attr(el, 'tls');
   if (tls !== undefined && tls !== 'yes' && tls !== 'no') {
-    throw xmlErrorAt(el, `invalid value for attribute 'tls' in element 'server': '${tls}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'tls' in element 'server': '${tls}'.`);
   }
   return compact({
     transport: transport as BackupServerDef['transport'],
@@ -187,12 +187,12 @@ function parseDisk(el: XmlElement, push: boolean, internal: boolean): BackupDisk
   if (name === undefined) throw xmlErrorAt(el, 'missing name from disk backup element');
   const backup = attr(el, 'backup') ?? 'yes';
   if (backup !== 'yes' && backup !== 'no') {
-    throw xmlErrorAt(el, `invalid value for attribute 'backup' in element 'disk': '${backup}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'backup' in element 'disk': '${backup}'.`);
   }
   if (backup === 'no') return { name, backup };
   const backupmode = attr(el, 'backupmode');
   if (backupmode !== undefined && backupmode !== 'full' && backupmode !== 'incremental') {
-    throw xmlErrorAt(el, `invalid value for attribute 'backupmode' in element 'disk': '${backupmode}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'backupmode' in element 'disk': '${backupmode}'.`);
   }
   const type = storeType(el);
   const driverEl = child(el, 'driver');
@@ -228,7 +228,7 @@ function diskState(el: XmlElement): BackupDiskState {
   const state = attr(el, 'state');
   if (state === undefined) throw xmlErrorAt(el, "missing required attribute 'state' in element 'disk'");
   if (!(DISK_STATES as readonly string[]).includes(state)) {
-    throw xmlErrorAt(el, `invalid value for attribute 'state' in element 'disk': '${state}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'state' in element 'disk': '${state}'.`);
   }
   return state as BackupDiskState;
 }

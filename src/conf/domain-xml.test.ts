@@ -140,7 +140,7 @@ describe('parseDomainXml', () => {
     ],
     [
       "<domain type='qemu'><name>d</name><devices><disk snapshot='default'><target dev='vda'/></disk></devices></domain>",
-      "invalid value for attribute 'snapshot' in element 'disk': 'default'",
+      "Invalid value for attribute 'snapshot' in element 'disk': 'default'.",
     ],
     ['<domainsnapshot/>', "expecting root element of 'domain', not 'domainsnapshot'"],
   ])('rejects %j', (xml, message) => {

@@ -192,7 +192,7 @@ function sourceAttrFor(type: string): string | undefined {
 function enumAttr(el: XmlElement, name: string, values: readonly string[]): string | undefined {
   const value = attr(el, name);
   if (value === undefined || values.includes(value)) return value;
-  throw xmlErrorAt(el, `invalid value for attribute '${name}' in element '${el.name}': '${value}'`);
+  throw xmlErrorAt(el, `Invalid value for attribute '${name}' in element '${el.name}': '${value}'.`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

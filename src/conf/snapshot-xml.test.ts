@@ -147,7 +147,7 @@ describe('parseSnapshotXml', () => {
       '<domainsnapshot><name>s</name><creationTime>1</creationTime><state>nostate</state></domainsnapshot>',
       { redefine: true },
       'CONFIG_UNSUPPORTED',
-      "invalid state 'nostate' in domain snapshot XML",
+      "Invalid state 'nostate' in domain snapshot XML",
     ],
     [
       'memory on an offline redefinition',
@@ -196,7 +196,7 @@ describe('parseSnapshotXml', () => {
       "<domainsnapshot><memory snapshot='default'/></domainsnapshot>",
       {},
       'XML_ERROR',
-      "invalid value for attribute 'snapshot' in element 'memory': 'default'",
+      "Invalid value for attribute 'snapshot' in element 'memory': 'default'.",
     ],
     [
       'a disk without name',
@@ -217,7 +217,7 @@ describe('parseSnapshotXml', () => {
       "<domainsnapshot><disks><disk name='vda' type='floppy'/></disks></domainsnapshot>",
       {},
       'XML_ERROR',
-      "invalid value for attribute 'type' in element 'disk': 'floppy'",
+      "Invalid value for attribute 'type' in element 'disk': 'floppy'.",
     ],
     [
       'an unknown driver',

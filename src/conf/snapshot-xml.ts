@@ -152,7 +152,7 @@ function parseState(root: XmlElement): SnapshotState {
     throw errorAt(
       'CONFIG_UNSUPPORTED',
       child(root, 'state'),
-      `invalid state '${text}' in domain snapshot XML`,
+      `Invalid state '${text}' in domain snapshot XML`,
     );
   }
   return text as SnapshotState;
@@ -181,7 +181,7 @@ function locationAttr(el: XmlElement): SnapshotLocation | undefined {
   const value = attr(el, 'snapshot');
   if (value === undefined) return undefined;
   if ((SNAPSHOT_LOCATIONS as readonly string[]).includes(value)) return value as SnapshotLocation;
-  throw xmlErrorAt(el, `invalid value for attribute 'snapshot' in element '${el.name}': '${value}'`);
+  throw xmlErrorAt(el, `Invalid value for attribute 'snapshot' in element '${el.name}': '${value}'.`);
 }
 
 function parseMemory(root: XmlElement, redefine: boolean, offline: boolean): SnapshotMemoryDef | undefined {
@@ -250,7 +250,7 @@ function diskType(el: XmlElement): ImageSourceType | undefined {
   const value = attr(el, 'type');
   if (value === undefined) return undefined;
   if (!STORAGE_TYPES.includes(value)) {
-    throw xmlErrorAt(el, `invalid value for attribute 'type' in element '${el.name}': '${value}'`);
+    throw xmlErrorAt(el, `Invalid value for attribute 'type' in element '${el.name}': '${value}'.`);
   }
   if (value !== 'file' && value !== 'block' && value !== 'network') {
     throw xmlErrorAt(el, `unsupported disk snapshot type '${value}'`);

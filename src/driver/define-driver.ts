@@ -26,9 +26,6 @@ export function assertDriverShape(driver: unknown): asserts driver is Hypervisor
     d.uriSchemes.every((s) => typeof s === 'string' && /^[a-z][a-z0-9.-]*$/.test(s)) &&
     typeof d.open === 'function';
   if (!ok) {
-    throw new VirtError(
-      'INVALID_ARG',
-      'invalid argument: a driver needs a name, lower-case uriSchemes and an open() function',
-    );
+    throw new VirtError('INVALID_ARG', 'a driver needs a name, lower-case uriSchemes and an open() function');
   }
 }

@@ -32,7 +32,7 @@ export class DriverRegistry {
       if (existing !== undefined && typeof existing !== 'function' && existing !== driver) {
         throw new VirtError(
           'OPERATION_FAILED',
-          `operation failed: URI scheme '${scheme}' is already served by driver '${existing.name}'`,
+          `URI scheme '${scheme}' is already served by driver '${existing.name}'`,
         );
       }
     }

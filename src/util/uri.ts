@@ -35,7 +35,7 @@ const SCHEME = /^([a-z][a-z0-9.-]*)(?:\+([a-z][a-z0-9.-]*))?:\/\//i;
  */
 export function parseUri(uri: string): ParsedUri {
   if (typeof uri !== 'string' || uri.length === 0) {
-    throw new VirtError('INVALID_ARG', 'invalid argument: uri must be a non-empty string');
+    throw new VirtError('INVALID_ARG', 'uri must be a non-empty string');
   }
   const m = SCHEME.exec(uri);
   if (!m?.[1]) throw badUri(uri);
@@ -68,5 +68,5 @@ function decodePath(pathname: string, uri: string): string {
 }
 
 function badUri(uri: string, cause?: unknown): VirtError {
-  return new VirtError('INVALID_ARG', `invalid argument: unable to parse URI '${uri}'`, { cause });
+  return new VirtError('INVALID_ARG', `unable to parse URI '${uri}'`, { cause });
 }

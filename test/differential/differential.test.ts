@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { compareRuns, formatReport, summaryLine, type StepReport } from './compare.js';
+import {
+  compareRuns,
+  documentedDifferenceIds,
+  formatReport,
+  summaryLine,
+  type StepReport,
+} from './compare.js';
+import { withoutLibvirtPrefix } from './libvirt-messages.js';
 import { libvirtUnavailableReason, runAllOnLibvirt } from './run-libvirt.js';
 import { runAllOnVirtkit } from './run-virtkit.js';
 import { loadScenarios, validateScenario, type LoadedScenario, type ScenarioRun } from './scenario.js';
@@ -22,6 +29,20 @@ describe('differential suite (virtkit test driver vs libvirt test driver)', () =
   it('loads at least 12 valid scenarios', () => {
     expect(scenarios.length).toBeGreaterThanOrEqual(12);
     expect(scenarios.every((s) => s.scenario.steps.length > 0)).toBe(true);
+  });
+
+  it('marks differences only with ids of docs/libvirt-differences.md sections', () => {
+    const ids = documentedDifferenceIds();
+    expect(ids).not.toBeNull();
+    expect(ids?.has('D7-revert-starts-domain')).toBe(true);
+    const unknown = scenarios.flatMap(({ file, scenario: sc }) =>
+      sc.steps.flatMap((st, i) =>
+        st.difference !== undefined && ids?.has(st.difference) !== true
+          ? [`${file} #${i} ${st.difference}`]
+          : [],
+      ),
+    );
+    expect(unknown).toEqual([]);
   });
 
   it('gives the same outcome as libvirt at every step, or a documented difference', async () => {
@@ -55,53 +76,131 @@ describe('comparer', () => {
   const err = (code: string, message = 'm') => ({ ok: false as const, code, libvirtCode: 0, message });
   const ok = (result: unknown) => ({ ok: true as const, result });
 
+  const pins = (libvirt: unknown, virtkit: unknown) => ({ expect: libvirt, virtkitExpect: virtkit });
+  const known = new Set(['D9-example']);
+
   it('counts matches, documented differences and mismatches', () => {
     const s = scenario([
       { op: 'snapshotList' },
-      { op: 'snapshotCurrent', difference: 'D9-example' },
+      {
+        op: 'snapshotCurrent',
+        difference: 'D9-example',
+        ...pins({ error: 'NO_DOMAIN_SNAPSHOT', message: 'm' }, { result: 'a' }),
+      },
       { op: 'snapshotHasCurrent' },
       { op: 'snapshotLookup', snapshot: 'x' },
     ]);
     const report = compareRuns(
       [s],
-      run([ok(['a']), err('NO_DOMAIN_SNAPSHOT'), ok(false), err('NO_DOMAIN_SNAPSHOT', 'one')]),
-      run([ok(['a']), ok('a'), ok(true), err('NO_DOMAIN_SNAPSHOT', 'other')]),
-      new Set(['D9-example']),
+      run([ok(['a']), err('NO_DOMAIN_SNAPSHOT'), ok(false), err('NO_DOMAIN_SNAPSHOT')]),
+      run([ok(['a']), ok('a'), ok(true), err('NO_DOMAIN_SNAPSHOT')]),
+      known,
     );
     expect(summaryLine(report)).toBe('4 steps, 2 match, 1 documented differences, 1 mismatches');
     expect(report.mismatches.map((m) => m.index)).toEqual([2]);
   });
 
-  it('reports a marked step whose outcomes are equal as a stale marker', () => {
-    const s = scenario([{ op: 'snapshotList', difference: 'D9-example' }]);
-    const report = compareRuns([s], run([ok([])]), run([ok([])]), new Set(['D9-example']));
-    expect(report.matches).toBe(1);
-    expect(report.staleMarkers.map((m) => m.reason)).toEqual([
-      'stale difference marker D9-example: the outcomes are equal',
+  it('fails a marked step whose outcomes are equal (a stale marker)', () => {
+    const s = scenario([
+      { op: 'snapshotList', difference: 'D9-example', ...pins({ result: [] }, { result: ['a'] }) },
+    ]);
+    const report = compareRuns([s], run([ok([])]), run([ok([])]), known);
+    expect(report.matches).toBe(0);
+    expect(report.mismatches.map((m) => m.reason)).toEqual([
+      'stale difference marker D9-example: the outcomes are equal; remove the marker and its virtkitExpect',
     ]);
   });
 
-  it('refuses difference ids the differences document does not list, and unmet virtkitExpect', () => {
+  it('refuses difference ids the differences document does not have, and unmet virtkitExpect', () => {
     const s = scenario([
-      { op: 'snapshotList', difference: 'D9-unknown' },
-      { op: 'snapshotList', difference: 'D9-example', virtkitExpect: { result: ['b'] } },
+      { op: 'snapshotList', difference: 'D9-unknown', ...pins({ result: [] }, { result: ['a'] }) },
+      { op: 'snapshotList', difference: 'D9-example', ...pins({ result: [] }, { result: ['b'] }) },
     ]);
-    const report = compareRuns(
-      [s],
-      run([ok([]), ok([])]),
-      run([ok(['a']), ok(['a'])]),
-      new Set(['D9-example']),
-    );
+    const report = compareRuns([s], run([ok([]), ok([])]), run([ok(['a']), ok(['a'])]), known);
     expect(report.mismatches.map((m) => m.reason)).toEqual([
-      'difference D9-unknown is not in docs/libvirt-differences.md',
+      'difference D9-unknown is not a section of docs/libvirt-differences.md',
       'difference D9-example: virtkit does not give virtkitExpect {"result":["b"]}',
     ]);
   });
 
-  it('compares messages only when the step asks', () => {
-    const s = scenario([{ op: 'snapshotCurrent' }, { op: 'snapshotCurrent', compareMessage: true }]);
-    const report = compareRuns([s], run([err('X', 'a'), err('X', 'a')]), run([err('X', 'b'), err('X', 'b')]));
-    expect(report.mismatches.map((m) => m.index)).toEqual([1]);
+  it('matches the messages of a marked step exactly, on both sides', () => {
+    const s = scenario([
+      {
+        op: 'snapshotCurrent',
+        difference: 'D9-example',
+        ...pins({ error: 'X', message: 'no current' }, { error: 'Y', message: 'no current' }),
+      },
+    ]);
+    const report = compareRuns(
+      [s],
+      run([err('X', 'no current snapshot')]),
+      run([err('Y', 'no current snapshot')]),
+      known,
+    );
+    expect(report.expectationFailures.map((m) => m.reason)).toEqual([
+      'libvirt does not give expect {"error":"X","message":"no current"}',
+    ]);
+    expect(report.mismatches.map((m) => m.reason)).toEqual([
+      'difference D9-example: virtkit does not give virtkitExpect {"error":"Y","message":"no current"}',
+    ]);
+  });
+
+  it('refuses every difference marker when the differences document is missing', () => {
+    const s = scenario([
+      { op: 'snapshotList', difference: 'D9-example', ...pins({ result: [] }, { result: ['a'] }) },
+    ]);
+    expect(documentedDifferenceIds('/nonexistent/libvirt-differences.md')).toBeNull();
+    const report = compareRuns([s], run([ok([])]), run([ok(['a'])]), null);
+    expect(report.mismatches.map((m) => m.reason)).toEqual([
+      'difference D9-example is refused: there is no docs/libvirt-differences.md',
+    ]);
+    // Without virtkit's run (--libvirt-only) the marker is refused as well.
+    expect(compareRuns([s], run([ok([])]), undefined, null).mismatches).toHaveLength(1);
+  });
+
+  it('makes every marked step pin what both sides answer', () => {
+    const marked = (extra: Record<string, unknown>) => () =>
+      scenario([{ op: 'snapshotList', difference: 'D9-example', ...extra }]);
+    expect(marked({ virtkitExpect: { result: [] } })).toThrow(
+      /difference D9-example: expect \(what libvirt answers\) is required on a marked step/,
+    );
+    expect(marked({ expect: { result: [] } })).toThrow(
+      /difference D9-example: virtkitExpect \(what virtkit answers\) is required on a marked step/,
+    );
+    expect(marked(pins({ result: [] }, {}))).toThrow(
+      /virtkitExpect \(what virtkit answers\) must not be \{\}/,
+    );
+    expect(marked(pins({}, { result: [] }))).toThrow(/expect \(what libvirt answers\) must not be \{\}/);
+    expect(marked(pins({ result: [] }, { error: 'INVALID_ARG' }))).toThrow(
+      /virtkitExpect \(what virtkit answers\) must give the error's message too/,
+    );
+    expect(marked(pins({ result: [] }, { result: ['a'] }))).not.toThrow();
+  });
+
+  it("compares messages once libvirt's prefix is removed from libvirt's", () => {
+    const s = scenario([{ op: 'snapshotCurrent' }, { op: 'snapshotCurrent' }, { op: 'snapshotCurrent' }]);
+    const report = compareRuns(
+      [s],
+      run([
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('XML_DETAIL', 'XML error: x'),
+      ]),
+      run([
+        err('NO_DOMAIN_SNAPSHOT', 'no current snapshot'),
+        err('NO_DOMAIN_SNAPSHOT', 'Domain snapshot not found: no current snapshot'),
+        err('XML_DETAIL', 'x'),
+      ]),
+      known,
+    );
+    // Only the prefix of the error's own code is removed, and only from libvirt's message.
+    expect(report.mismatches.map((m) => [m.index, m.reason])).toEqual([
+      [1, 'messages differ'],
+      [2, 'messages differ'],
+    ]);
+    expect(withoutLibvirtPrefix('INVALID_ARG', 'invalid argument: x')).toBe('x');
+    expect(withoutLibvirtPrefix('OPERATION_INVALID', 'invalid argument: x')).toBe('invalid argument: x');
+    expect(withoutLibvirtPrefix('NO_DOMAIN', 'Domain not found')).toBe('Domain not found');
   });
 
   it('checks the libvirt outcome against the scenario expectation', () => {

@@ -10,6 +10,7 @@ test/differential/README.md. Needs Debian's python3-libvirt (run with /usr/bin/p
 import gc
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -360,6 +361,13 @@ class Session:
                 return alias
         return name
 
+    def aliased_message(self, message):
+        """An error message with every generated (all-digit) name replaced by its alias."""
+        for alias, real in self.aliases.items():
+            if real.isdigit():
+                message = re.sub(r"\b%s\b" % real, alias, message)
+        return message
+
     def aliased(self, fields):
         for key in ("name", "parent"):
             if fields.get(key) is not None:
@@ -552,7 +560,9 @@ def outcome_of(session, step):
     try:
         return {"ok": True, "result": session.run_step(step)}
     except libvirt.libvirtError as err:
-        return error_outcome(err)
+        outcome = error_outcome(err)
+        outcome["message"] = session.aliased_message(outcome["message"])
+        return outcome
 
 
 def error_outcome(err):

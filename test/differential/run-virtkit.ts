@@ -218,6 +218,15 @@ class Session {
     return name;
   }
 
+  /** An error message with every generated (all-digit) name replaced by its alias. */
+  aliasedMessage(message: string): string {
+    let out = message;
+    for (const [alias, real] of this.#aliases) {
+      if (/^\d+$/.test(real)) out = out.replace(new RegExp(`\\b${real}\\b`, 'g'), alias);
+    }
+    return out;
+  }
+
   #aliased(fields: Record<string, unknown>): Record<string, unknown> {
     for (const key of ['name', 'parent']) {
       const value = fields[key];
@@ -286,7 +295,8 @@ export async function runOnVirtkit({ file, scenario }: LoadedScenario): Promise<
         const result = await session.run(step);
         steps.push({ ok: true, result: result ?? null });
       } catch (err) {
-        steps.push(outcomeOf(err));
+        const outcome = outcomeOf(err);
+        steps.push(outcome.ok ? outcome : { ...outcome, message: session.aliasedMessage(outcome.message) });
       }
     }
   } finally {

@@ -92,7 +92,10 @@ export const DEFAULT_CHECKPOINT_FIELDS: readonly CheckpointXmlField[] = CHECKPOI
   (f) => f !== 'creationTime' && f !== 'sizes',
 );
 
-/** What a step must give: a result (deep-equal) or an error code (and message substring). */
+/**
+ * What a step must give: a result (deep-equal) or an error code (and message substring, in
+ * which `{{suiteDir}}` stands for this directory's absolute path).
+ */
 export type StepExpect = { result?: unknown } | { error: string; message?: string };
 
 /** One step of a scenario. Keys beyond the common ones depend on `op` (see README.md). */
@@ -117,12 +120,13 @@ export interface Step {
   /** Keep the raw XML of a getXml step under this key (for `xmlRef`). */
   readonly save?: string;
   readonly expect?: StepExpect;
-  /** Id of an intended difference (docs/libvirt-differences.md); the outcomes must differ. */
+  /**
+   * Id of an intended difference (a `## D…` section of docs/libvirt-differences.md); the
+   * outcomes must differ, and the step pins both: `expect` (libvirt) and `virtkitExpect`.
+   */
   readonly difference?: string;
-  /** With `difference`: what virtkit must give instead. */
+  /** With `difference`: what virtkit gives instead (required with `difference`). */
   readonly virtkitExpect?: StepExpect;
-  /** Compare error messages too (normally only codes are compared). */
-  readonly compareMessage?: boolean;
   /** Free text shown in reports. */
   readonly note?: string;
 }
@@ -154,16 +158,7 @@ export interface ScenarioRun {
   readonly steps: readonly StepOutcome[];
 }
 
-const COMMON_KEYS = [
-  'op',
-  'domain',
-  'options',
-  'expect',
-  'difference',
-  'virtkitExpect',
-  'compareMessage',
-  'note',
-] as const;
+const COMMON_KEYS = ['op', 'domain', 'options', 'expect', 'difference', 'virtkitExpect', 'note'] as const;
 
 const CREATE_MOMENT_KEYS = ['name', 'description', 'xml', 'xmlRef', 'alias'];
 const EXTRA_KEYS: Record<StepOp, readonly string[]> = {
@@ -258,11 +253,33 @@ function validateStep(step: unknown, fail: (what: string) => never): void {
     if (step.difference === undefined) fail('virtkitExpect needs a difference id');
     validateExpect(step.virtkitExpect, 'virtkitExpect', fail);
   }
-  if (
-    step.difference !== undefined &&
-    (typeof step.difference !== 'string' || !DIFFERENCE_ID.test(step.difference))
-  ) {
-    fail(`difference must look like 'D1-some-name', got '${String(step.difference)}'`);
+  if (step.difference !== undefined) {
+    if (typeof step.difference !== 'string' || !DIFFERENCE_ID.test(step.difference)) {
+      fail(`difference must look like 'D1-some-name', got '${String(step.difference)}'`);
+    }
+    validatePin(step.difference, step.expect, 'expect', 'libvirt', fail);
+    validatePin(step.difference, step.virtkitExpect, 'virtkitExpect', 'virtkit', fail);
+  }
+}
+
+/**
+ * A step marked with a difference pins what each side answers: a result, or an error code
+ * with its message. An empty or missing pin would let the marker accept any answer.
+ */
+function validatePin(
+  id: string,
+  pin: unknown,
+  key: string,
+  side: string,
+  fail: (what: string) => never,
+): void {
+  const what = `difference ${id}: ${key} (what ${side} answers)`;
+  if (pin === undefined) fail(`${what} is required on a marked step`);
+  if (isRecord(pin) && Object.keys(pin).length === 0) {
+    fail(`${what} must not be {}: pin the result or the error and its message`);
+  }
+  if (isRecord(pin) && 'error' in pin && typeof pin.message !== 'string') {
+    fail(`${what} must give the error's message too`);
   }
 }
 
@@ -320,14 +337,16 @@ export function scenarioPath(file: string): string {
   return join(SUITE_DIR, file);
 }
 
-/** Whether an outcome satisfies an expectation. */
-export function satisfies(outcome: StepOutcome, expect: StepExpect): boolean {
+/**
+ * Whether an outcome satisfies an expectation. With `exact` (the pins of a step marked with a
+ * difference) an error's message must be the whole message, not a part of it.
+ */
+export function satisfies(outcome: StepOutcome, expect: StepExpect, exact = false): boolean {
   if ('error' in expect) {
-    return (
-      !outcome.ok &&
-      outcome.code === expect.error &&
-      (expect.message === undefined || outcome.message.includes(expect.message))
-    );
+    if (outcome.ok || outcome.code !== expect.error) return false;
+    if (expect.message === undefined) return !exact;
+    const message = expect.message.replaceAll('{{suiteDir}}', SUITE_DIR);
+    return exact ? outcome.message === message : outcome.message.includes(message);
   }
   if (!outcome.ok) return false;
   return !('result' in expect) || deepEqual(outcome.result, expect.result);

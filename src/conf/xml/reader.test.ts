@@ -168,17 +168,15 @@ describe('parseXml: hostile input', () => {
     const big = `<a>${'x'.repeat(50 * 1024 * 1024)}</a>`;
     const err = parseError(big);
     expect(err.code).toBe('XML_DETAIL');
-    expect(err.message).toBe('XML error: document exceeds the limit of 16777216 bytes');
+    expect(err.message).toBe('XML document exceeds the limit of 16777216 bytes');
     expect(err.details).toEqual({ maxBytes: 16777216 });
-    expect(parseError(utf8(big)).message).toBe('XML error: document exceeds the limit of 16777216 bytes');
+    expect(parseError(utf8(big)).message).toBe('XML document exceeds the limit of 16777216 bytes');
   });
 
   it('counts UTF-8 bytes, not characters, against maxBytes', () => {
     const doc = `<a>${'é'.repeat(20)}</a>`;
     expect(parseXml(doc, { maxBytes: 47 }).name).toBe('a');
-    expect(parseError(doc, { maxBytes: 46 }).message).toBe(
-      'XML error: document exceeds the limit of 46 bytes',
-    );
+    expect(parseError(doc, { maxBytes: 46 }).message).toBe('XML document exceeds the limit of 46 bytes');
   });
 
   it('refuses 100 000 levels of nesting at level 257, naming the position', () => {

@@ -157,7 +157,7 @@ function positionedError(line: number, column: number, message: string): VirtErr
 }
 
 function sizeError(maxBytes: number): VirtError {
-  return new VirtError('XML_DETAIL', `XML error: document exceeds the limit of ${maxBytes} bytes`, {
+  return new VirtError('XML_DETAIL', `XML document exceeds the limit of ${maxBytes} bytes`, {
     details: { maxBytes },
   });
 }
