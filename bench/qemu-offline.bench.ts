@@ -17,7 +17,8 @@
  * Every run of every side starts from fresh images (two 16 MiB qcow2 disks, 1 MiB written) in
  * the operation's start state, reached through that side's own API. The sides take turns in all
  * six orders; medians over the runs. Where a side refuses an operation, its exact error is
- * printed in the row (a re-run fills the row in once the operation works). No thresholds: the
+ * printed in the row; a side that is refused after some runs keeps the samples it has, and its
+ * cell and the notes under the table say how many and why. No thresholds: the
  * issue's 15 % overhead target is marked ✓/✗.
  *
  * Run: `npx tsx bench/qemu-offline.bench.ts [--runs=15] [--no-libvirt]`
@@ -638,9 +639,21 @@ async function probe(op: Op): Promise<VirtkitWorld> {
 
 const ms = (x: number): string => x.toFixed(1);
 
+/** A median; a side that stopped partway (refused after some runs) says how many samples it holds. */
 function cell(side: Side, s: Samples): string {
-  if (s.ms.length > 0) return ms(median(s.ms));
+  if (s.ms.length === RUNS) return ms(median(s.ms));
+  if (s.ms.length > 0) return `${ms(median(s.ms))} (${s.ms.length} of ${RUNS} samples)`;
   return s.refused === undefined ? '—' : `${side}: refused (${s.refused})`;
+}
+
+/** Why a side holds fewer samples than runs, for the notes under the table. */
+function partial(m: Measured): string[] {
+  return SIDES.flatMap((side) => {
+    const s = m.sides[side];
+    if (s.ms.length === 0 || s.ms.length === RUNS) return [];
+    const why = s.refused === undefined ? 'not run' : `then refused: ${s.refused}`;
+    return [`- ${m.op.label}, ${side}: ${s.ms.length} of ${RUNS} samples, ${why}`];
+  });
 }
 
 function overhead(m: Measured): string {
@@ -669,10 +682,16 @@ function report(rows: readonly Measured[], libvirtLine: string, stopped: string 
   for (const m of rows) {
     const { raw, virtkit, libvirt } = m.sides;
     console.log(
-      `| ${m.op.label} | ${virtkit.refused === undefined ? cell('raw', raw) : '—'} | ${cell('virtkit', virtkit)} | ${cell('libvirt', libvirt)} | ` +
+      `| ${m.op.label} | ${virtkit.refused === undefined || raw.ms.length > 0 ? cell('raw', raw) : '—'} | ${cell('virtkit', virtkit)} | ${cell('libvirt', libvirt)} | ` +
         `${overhead(m)} | ${speed(m)} |`,
     );
   }
+  const partials = rows.flatMap(partial);
+  console.log(
+    partials.length === 0
+      ? `\nEvery cell with a figure holds all ${RUNS} samples.`
+      : `\nCells with fewer than ${RUNS} samples:\n${partials.join('\n')}`,
+  );
   console.log('\nWork done per operation\n');
   console.log('| operation | qemu-img commands virtkit ran | virtkit outside qemu-img (ms) | libvirt 9.0 |');
   console.log('|---|---|---:|---|');

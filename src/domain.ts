@@ -4,6 +4,7 @@ import type { CheckpointDef } from './conf/checkpoint-def.js';
 import { formatCheckpointXml } from './conf/checkpoint-xml.js';
 import type { SnapshotDef } from './conf/snapshot-def.js';
 import { formatSnapshotXml } from './conf/snapshot-xml.js';
+import { assertXmlSafeDefinition } from './conf/xml/chars.js';
 import type { Connection } from './connection.js';
 import { bindDomain, contextOf, requireString, type ConnectionContext } from './context.js';
 import { DomainCheckpoint } from './checkpoint.js';
@@ -145,8 +146,9 @@ export class Domain {
    * const s2 = await domain.createSnapshot({ name: 's2', description: 'after upgrade' });
    * ```
    *
-   * @throws `OPERATION_FAILED` "domain moment X already exists", `XML_ERROR`,
-   * `INVALID_ARG` for illegal option combinations (`current` without `redefine`, `redefine`
+   * @throws `OPERATION_FAILED` "domain moment X already exists", `XML_ERROR`, `XML_DETAIL`
+   * for XML that cannot be parsed or a definition holding a character XML cannot (an unpaired
+   * surrogate, a C0 control), `INVALID_ARG` for illegal option combinations (`current` without `redefine`, `redefine`
    * with `noMetadata` or `halt`), `CONFIG_UNSUPPORTED`, `OPERATION_UNSUPPORTED`.
    */
   async createSnapshot(
@@ -154,12 +156,13 @@ export class Domain {
     options: SnapshotCreateOptions = {},
   ): Promise<DomainSnapshot> {
     const fn = 'createSnapshot';
-    const xml = toXml(def, '<domainsnapshot/>', (d) => formatSnapshotXml(d, { secure: true }), fn);
+    checkDefinition(def, true, fn);
     this.#mutating(fn, options, 'createSnapshot');
     assertRequires(options, 'current', 'redefine');
     assertExclusive(options, 'redefine', 'noMetadata');
     assertExclusive(options, 'redefine', 'halt');
     const ops = this.#ctx.capability('snapshots', fn);
+    const xml = toXml(def, '<domainsnapshot/>', 'snapshot', (d) => formatSnapshotXml(d, { secure: true }));
     const name = await this.#ctx.call(() => ops.create(this.#id, xml, options));
     return new DomainSnapshot(this, name);
   }
@@ -212,7 +215,8 @@ export class Domain {
    * (`virDomainCheckpointCreateXML`). Without `<disks>`, every writable disk gets a bitmap
    * named after the checkpoint.
    *
-   * @throws `OPERATION_FAILED` (name taken), `XML_INVALID_SCHEMA`, `CONFIG_UNSUPPORTED`,
+   * @throws `OPERATION_FAILED` (name taken), `XML_INVALID_SCHEMA`, `XML_DETAIL` (as for
+   * {@link Domain.createSnapshot}), `CONFIG_UNSUPPORTED`,
    * `OPERATION_UNSUPPORTED`, `INVALID_ARG` (`redefine` with `quiesce`, `redefineValidate`
    * without `redefine`).
    */
@@ -221,11 +225,14 @@ export class Domain {
     options: CheckpointCreateOptions = {},
   ): Promise<DomainCheckpoint> {
     const fn = 'createCheckpoint';
-    const xml = toXml(def, '<domaincheckpoint/>', (d) => formatCheckpointXml(d, { secure: true }), fn);
+    checkDefinition(def, true, fn);
     this.#mutating(fn, options, 'createCheckpoint');
     assertExclusive(options, 'redefine', 'quiesce');
     assertRequires(options, 'redefineValidate', 'redefine');
     const ops = this.#ctx.capability('checkpoints', fn);
+    const xml = toXml(def, '<domaincheckpoint/>', 'checkpoint', (d) =>
+      formatCheckpointXml(d, { secure: true }),
+    );
     const name = await this.#ctx.call(() => ops.create(this.#id, xml, options));
     return new DomainCheckpoint(this, name);
   }
@@ -259,6 +266,7 @@ export class Domain {
    * connection's `job-completed` event.
    *
    * @throws `OPERATION_INVALID` "another backup job is already running", `XML_ERROR`,
+   * `XML_DETAIL` (as for {@link Domain.createSnapshot}),
    * `CONFIG_UNSUPPORTED`, `NO_DOMAIN_CHECKPOINT` (unknown incremental checkpoint).
    */
   async backupBegin(
@@ -267,11 +275,15 @@ export class Domain {
     options: BackupBeginOptions = {},
   ): Promise<void> {
     const fn = 'backupBegin';
-    const backupXml = toXml(backup, undefined, (d) => formatBackupXml(d), fn);
-    const checkpointXml =
-      checkpoint === undefined ? undefined : toXml(checkpoint, undefined, (d) => formatCheckpointXml(d), fn);
+    checkDefinition(backup, false, fn);
+    checkDefinition(checkpoint, true, fn);
     this.#mutating(fn, options, 'backupBegin');
     const ops = this.#ctx.capability('backups', fn);
+    const backupXml = toXml(backup, undefined, 'backup', (d) => formatBackupXml(d));
+    const checkpointXml =
+      checkpoint === undefined
+        ? undefined
+        : toXml(checkpoint, undefined, 'checkpoint', (d) => formatCheckpointXml(d));
     await this.#ctx.call(() => ops.begin(this.#id, backupXml, checkpointXml, options));
   }
 
@@ -321,14 +333,27 @@ export class Domain {
   }
 }
 
+/** Refuses what is neither XML text nor a definition object (nor omitted, where allowed). */
+function checkDefinition(def: unknown, optional: boolean, fn: string): void {
+  if (def === undefined && optional) return;
+  if (typeof def === 'string') return;
+  if (typeof def === 'object' && def !== null && !Array.isArray(def)) return;
+  throw new VirtError('INVALID_ARG', `xml in ${fn} must be a string or a definition object`);
+}
+
+/**
+ * The XML text to hand to the driver. A definition object is checked where the driver would
+ * parse XML text (after the connection and option checks): a string XML cannot hold is
+ * `XML_DETAIL`, as libvirt gives for the same content as text, before anything changes.
+ */
 function toXml<D extends object>(
   def: string | D | undefined,
   fallback: string | undefined,
+  what: string,
   format: (def: D) => string,
-  fn: string,
 ): string {
-  if (def === undefined && fallback !== undefined) return fallback;
   if (typeof def === 'string') return def;
-  if (typeof def === 'object' && def !== null && !Array.isArray(def)) return format(def);
-  throw new VirtError('INVALID_ARG', `xml in ${fn} must be a string or a definition object`);
+  if (def === undefined) return fallback ?? '';
+  assertXmlSafeDefinition(def, what);
+  return format(def);
 }

@@ -65,8 +65,9 @@ export interface JournalRecord extends JournalPlan {
 }
 
 /**
- * Test-only fault injection (`driverOptions.faultInjection`): SIGKILL this very process right
- * after step `killAtStep` has run and been recorded (0 = right after the plan was written).
+ * Test-only fault injection (`driverOptions[Symbol.for('virtkit.qemu.faultInjection')]`, not a
+ * documented option): SIGKILL this very process right after step `killAtStep` has run and
+ * been recorded (0 = right after the plan was written).
  *
  * @internal
  */

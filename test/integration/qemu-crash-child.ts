@@ -1,13 +1,14 @@
 // Child process of the fault-injection tests: runs ONE driver operation on an embedded root
-// with `faultInjection.killAtStep`, so that the driver SIGKILLs this process right after the
-// given journal step. Usage: node --import tsx qemu-crash-child.ts URI OPERATION KILL_AT_STEP
+// with fault injection `{ killAtStep }` (the driver's internal, symbol-keyed driverOptions
+// entry), so that the driver SIGKILLs this process right after the given journal step. Usage: node --import tsx qemu-crash-child.ts URI OPERATION KILL_AT_STEP
 import { connect } from 'virtkit';
 import { runOperation } from './qemu-crash-scenarios.js';
 
+const FAULT_INJECTION = Symbol.for('virtkit.qemu.faultInjection');
 const [uri = '', operation = '', killAt = '-1', lockTimeout = '30000'] = process.argv.slice(2);
 const conn = await connect(uri, {
   driverOptions: {
-    ...(Number(killAt) >= 0 ? { faultInjection: { killAtStep: Number(killAt) } } : {}),
+    ...(Number(killAt) >= 0 ? { [FAULT_INJECTION]: { killAtStep: Number(killAt) } } : {}),
     lockTimeoutMs: Number(lockTimeout),
   },
 });

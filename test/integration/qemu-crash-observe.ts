@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { isVirtError, type DomainCheckpoint, type DomainSnapshot } from 'virtkit';
+import { bitmapStates } from './qcow2-bitmaps.js';
 import type { Fixture } from './qemu-crash-scenarios.js';
 import { currentSources, MODEL_SLOTS, snapshotImages } from './qemu-external-model.js';
 import { img, info, listTree, open, QEMU_IO, SLOT } from './qemu-fixture.js';
@@ -77,9 +78,8 @@ export async function observe(f: Fixture): Promise<unknown> {
           ? {
               snapshots: internal,
               data: internal.map((s) => internalContent(path, s, f)),
-              bitmaps: (i['format-specific']?.data?.bitmaps ?? [])
-                .map((b) => `${b.name}:${b.flags.join('+')}`)
-                .sort(),
+              // names, flags, granularity and dirty extents: a lost merge shows
+              bitmaps: bitmapStates(path),
               backing: i['full-backing-filename'] ?? null,
             }
           : i.format;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type Connection, type DomainEvent } from 'virtkit';
+import { connect, isVirtError, type Connection, type DomainEvent } from 'virtkit';
 import {
   codeOf,
   exactly,
@@ -49,6 +49,21 @@ describe.runIf(HAVE_QEMU)('qemu driver: connection and domains', () => {
     it('rejects unknown driver options', async () => {
       expect(await codeOf(connect(world.uri, { driverOptions: { bogus: 1 } }))).toBe('INVALID_ARG');
       expect(await codeOf(connect(world.uri, { driverOptions: { lockTimeoutMs: -1 } }))).toBe('INVALID_ARG');
+    });
+
+    it("has no fault-injection option, only the crash tests' internal symbol key", async () => {
+      const byName = await errorOf(
+        connect(world.uri, { driverOptions: { faultInjection: { killAtStep: 0 } } }),
+      );
+      expect(isVirtError(byName, 'INVALID_ARG')).toBe(true);
+      expect(byName.message).toMatch(/faultInjection unknown \(known: qemuImg, lockTimeoutMs, runner\)/);
+      const key = Symbol.for('virtkit.qemu.faultInjection');
+      expect(await codeOf(connect(world.uri, { driverOptions: { [key]: { killAtStep: 1.5 } } }))).toBe(
+        'INVALID_ARG',
+      );
+      // a step no operation reaches: accepted, and nothing is killed
+      const conn = await connect(world.uri, { driverOptions: { [key]: { killAtStep: 1e6 } } });
+      await conn.close();
     });
 
     it('session lives under XDG_DATA_HOME/virtkit/qemu', async () => {

@@ -1,6 +1,7 @@
 import { SaxesParser } from 'saxes';
 import type { SaxesStartTagPlain, SaxesTagPlain, XMLDecl } from 'saxes';
 import { VirtError } from '../../errors.js';
+import { findLoneSurrogate } from './chars.js';
 import type { XmlElement, XmlText } from './tree.js';
 import { decodeUtf8Strict, utf8Length } from './utf8.js';
 
@@ -48,6 +49,7 @@ export function parseXml(input: string | Uint8Array, options: XmlReadOptions = {
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_XML_DEPTH;
   if (typeof input === 'string') {
     checkStringSize(input, maxBytes);
+    checkSurrogates(input);
     return new TreeBuilder(input, maxDepth, false).run();
   }
   if (input.byteLength > maxBytes) throw sizeError(maxBytes);
@@ -158,6 +160,17 @@ function sizeError(maxBytes: number): VirtError {
   return new VirtError('XML_DETAIL', `XML document exceeds the limit of ${maxBytes} bytes`, {
     details: { maxBytes },
   });
+}
+
+// saxes pairs a high surrogate with whatever code unit follows it, so a lone one would pass into
+// names and paths that cannot be encoded as UTF-8 (byte input is strict UTF-8 already).
+function checkSurrogates(input: string): void {
+  const bad = findLoneSurrogate(input);
+  if (bad === undefined) return;
+  const lineStart = input.lastIndexOf('\n', bad.index - 1) + 1;
+  let line = 1;
+  for (let i = input.indexOf('\n'); i !== -1 && i < bad.index; i = input.indexOf('\n', i + 1)) line++;
+  throw positionedError(line, bad.index - lineStart + 1, `invalid char ${bad.description}`);
 }
 
 function checkStringSize(input: string, maxBytes: number): void {

@@ -2,6 +2,7 @@ import { create } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { XMLWriter } from 'xmlbuilder2/lib/writers/XMLWriter.js';
 import { VirtError } from '../../errors.js';
+import { INVALID_XML_CHARS } from './chars.js';
 import { isElement } from './reader.js';
 import type { XmlElement, XmlText } from './tree.js';
 
@@ -70,12 +71,9 @@ const LIBVIRT_ENTITIES: Readonly<Record<string, string>> = {
   "'": '&apos;',
 };
 
-// C0 controls other than TAB/LF/CR, U+FFFE/U+FFFF and unpaired surrogates. libvirt drops
-// U+0001-U+0019 except TAB/LF/CR; dropping the rest too keeps the output well formed.
-const INVALID_XML_CHARS =
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
+// libvirt drops U+0001-U+0019 except TAB/LF/CR; dropping every character XML cannot hold keeps
+// the output well formed. The public API refuses such characters before they get here (the
+// reader, assertXmlSafeDefinition); this covers direct callers of the format functions.
 function dropInvalidChars(value: string): string {
   return value.replace(INVALID_XML_CHARS, '');
 }

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,15 @@ function domainXml(dir: string): string {
     `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>` +
     `<source file='${join(dir, `${dev}.qcow2`)}'/><target dev='${dev}' bus='virtio'/></disk>`;
   return `<domain type='qemu'><name>conformance</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu><devices>${disk('vda')}${disk('vdb')}</devices></domain>`;
+}
+
+/** Every file under `dir` (the images and the embedded root) with a digest of its content. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .map((p) => `${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`)
+    .sort();
 }
 
 // Every test gets a fresh embedded root with an inactive two-disk qcow2 domain.
@@ -33,6 +44,7 @@ if (QEMU_IMG === undefined) {
       return {
         connection,
         domain: 'conformance',
+        files: () => filesUnder(dir),
         dispose: async () => {
           await connection.close();
           await rm(dir, { recursive: true, force: true });

@@ -18,6 +18,11 @@ export interface ConformanceTarget {
   readonly connection: Connection;
   /** A domain the suite may snapshot, revert, checkpoint and back up (running or shut off). */
   readonly domain: string;
+  /**
+   * Every file the driver keeps for the domain (metadata, images) with a digest of its content,
+   * where the driver stores files; the suite checks refused calls leave it unchanged.
+   */
+  readonly files?: () => readonly string[];
   /** Releases what the factory made (the suite closes nothing itself). */
   dispose(): Promise<void>;
 }
@@ -50,6 +55,7 @@ interface Ctx {
   readonly conn: Connection;
   readonly domain: Domain;
   readonly events: string[];
+  readonly files: () => readonly string[];
 }
 
 async function withTarget(
@@ -62,11 +68,21 @@ async function withTarget(
     const listener = (e: DomainEvent) => events.push(`${e.event}/${e.detail}`);
     target.connection.on('domain-event', listener);
     const domain = await target.connection.lookupDomainByName(target.domain);
-    await body({ conn: target.connection, domain, events });
+    await body({ conn: target.connection, domain, events, files: target.files ?? (() => []) });
     target.connection.off('domain-event', listener);
   } finally {
     await target.dispose();
   }
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isVirtError(err)) return err;
+    throw err;
+  }
+  return { code: 'ok', message: 'no error' };
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -80,6 +96,12 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 const snap = (name: string) => `<domainsnapshot><name>${name}</name></domainsnapshot>`;
+
+/**
+ * Strings XML cannot hold (so neither metadata nor a file name can): unpaired UTF-16
+ * surrogates, C0 controls other than TAB/LF/CR, U+FFFE/U+FFFF.
+ */
+const NOT_XML = ['\uD800', 'x\uDC00', '\uDBFFy', '\u0000', '\u0001', '\u001F', '\uFFFE', '\uFFFF'];
 const cp = (name: string) => `<domaincheckpoint><name>${name}</name></domaincheckpoint>`;
 
 async function createSnapshots(domain: Domain, ...names: string[]): Promise<void> {
@@ -309,6 +331,38 @@ export function describeDriverConformance(
           expect(await names(domain.listSnapshots())).toEqual(['e1']);
         }),
       );
+
+      it(
+        'refuses names, descriptions and paths XML cannot hold (XML_DETAIL) and changes nothing',
+        run(async ({ domain, files }) => {
+          await createSnapshots(domain, 'u1');
+          const before = { files: files(), xml: await domain.getXml() };
+          const disk = /<target dev='([^']+)'/.exec(before.xml)?.[1] ?? 'vda';
+          for (const bad of NOT_XML) {
+            const defs = [
+              { name: `s${bad}x` },
+              { name: 'u2', description: `d${bad}` },
+              {
+                name: 'u3',
+                disks: [{ name: disk, snapshot: 'external' as const, source: { file: `/tmp/o${bad}` } }],
+              },
+              { name: 'u4', memory: { snapshot: 'external' as const, file: `/tmp/m${bad}` } },
+            ];
+            for (const def of defs) {
+              const err = await errorOf(domain.createSnapshot(def));
+              expect(err.code, `${JSON.stringify(def)}: ${err.message}`).toBe('XML_DETAIL');
+              expect(await codeOf(domain.createSnapshot(def, { diskOnly: true }))).toBe('XML_DETAIL');
+            }
+            expect(await codeOf(domain.createSnapshot(snap(`t${bad}x`)))).toBe('XML_DETAIL');
+          }
+          expect(await names(domain.listSnapshots())).toEqual(['u1']);
+          expect(await currentName(domain)).toBe('u1');
+          expect({ files: files(), xml: await domain.getXml() }).toEqual(before);
+          // a character XML can hold, even outside the BMP, is a fine name
+          await domain.createSnapshot({ name: 'u\u{1F600}\u00e9' });
+          expect(await names(domain.listSnapshots())).toEqual(['u1', 'u\u{1F600}\u00e9']);
+        }),
+      );
     });
 
     (capabilities.checkpoints ? describe : never)('checkpoints', () => {
@@ -364,6 +418,28 @@ export function describeDriverConformance(
         }),
       );
 
+      it(
+        'refuses checkpoint names, descriptions and bitmaps XML cannot hold and changes nothing',
+        run(async ({ domain, files }) => {
+          await prepare(domain);
+          await domain.createCheckpoint(cp('w1'));
+          const before = files();
+          const disk = /<target dev='([^']+)'/.exec(await domain.getXml())?.[1] ?? 'vda';
+          for (const bad of NOT_XML) {
+            for (const def of [
+              { name: `k${bad}x` },
+              { name: 'w2', description: `d${bad}` },
+              { name: 'w3', disks: [{ name: disk, checkpoint: 'bitmap' as const, bitmap: `b${bad}` }] },
+            ]) {
+              expect(await codeOf(domain.createCheckpoint(def)), JSON.stringify(def)).toBe('XML_DETAIL');
+            }
+            expect(await codeOf(domain.createCheckpoint(cp(`k${bad}x`)))).toBe('XML_DETAIL');
+          }
+          expect(await names(domain.listCheckpoints())).toEqual(['w1']);
+          expect(files()).toEqual(before);
+        }),
+      );
+
       (capabilities.snapshotsWithCheckpoints && capabilities.snapshots ? it : never)(
         'keeps snapshots and checkpoints side by side',
         run(async ({ domain }) => {
@@ -409,6 +485,34 @@ export function describeDriverConformance(
           expect((await finished).type).toBe('completed');
           expect((await domain.getJobInfo({ completed: true })).type).toBe('completed');
           expect(await names(domain.listCheckpoints())).toEqual(['b1']);
+        }),
+      );
+
+      it(
+        'refuses backup targets and checkpoint names XML cannot hold, starting no job',
+        run(async ({ domain, files }) => {
+          await prepare(domain);
+          const before = files();
+          const disk = /<target dev='([^']+)'/.exec(await domain.getXml())?.[1] ?? 'vda';
+          for (const bad of NOT_XML) {
+            const target = {
+              disks: [
+                {
+                  name: disk,
+                  backup: 'yes' as const,
+                  type: 'file' as const,
+                  store: { file: `/tmp/b${bad}` },
+                },
+              ],
+            };
+            expect(await codeOf(domain.backupBegin(target))).toBe('XML_DETAIL');
+            expect(await codeOf(domain.backupBegin({}, { name: `k${bad}` }))).toBe('XML_DETAIL');
+            expect(await codeOf(domain.backupBegin('<domainbackup/>', cp(`k${bad}`)))).toBe('XML_DETAIL');
+          }
+          expect(await codeOf(domain.getJobInfo())).toBe('ok');
+          expect((await domain.getJobInfo()).type).toBe('none');
+          expect(await domain.listCheckpoints()).toEqual([]);
+          expect(files()).toEqual(before);
         }),
       );
 

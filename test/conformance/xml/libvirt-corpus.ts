@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   alignBackupDisks,
   formatBackupXml,
@@ -28,9 +29,15 @@ export interface CorpusCase {
   readonly format_internal?: boolean;
 }
 
-/** Where the shared corpus lives, and whether it is there. */
+/** The checkout's root: this file is test/conformance/xml/libvirt-corpus.ts. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * Where the shared corpus lives, and whether it is there: `VIRTKIT_CONFORMANCE_DIR`, else
+ * `../shared/conformance` beside the checkout, wherever it was cloned.
+ */
 export function corpusLocation(): { readonly dir: string; readonly present: boolean } {
-  const dir = process.env.VIRTKIT_CONFORMANCE_DIR ?? '/work/shared/conformance';
+  const dir = process.env.VIRTKIT_CONFORMANCE_DIR ?? join(REPO_ROOT, '..', 'shared', 'conformance');
   return { dir, present: existsSync(join(dir, 'INDEX.json')) };
 }
 
