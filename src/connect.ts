@@ -1,5 +1,5 @@
 import { Connection } from './connection.js';
-import type { DriverEventSink } from './driver/driver.js';
+import type { DriverEventSink, DriverRecoveryEvent } from './driver/driver.js';
 import { defaultRegistry, type DriverRegistry } from './driver/registry.js';
 import { VirtError } from './errors.js';
 import { parseUri } from './util/uri.js';
@@ -22,7 +22,30 @@ export interface ConnectOptions {
   registry?: DriverRegistry;
   /** Driver-specific settings, passed to the driver's `open()` untouched. */
   driverOptions?: Record<string, unknown>;
+  /**
+   * Called, synchronously and as it happens, while the driver recovers an operation that a
+   * crashed process (or a committed operation whose later step failed) left unfinished —
+   * during `connect()` itself, which does not return before that recovery ended, and later,
+   * when an operation on the connection finds such a journal. The only way to watch the
+   * recovery that `connect()` does; later ones also reach the connection's `recovery` event.
+   *
+   * @example
+   * ```ts
+   * const conn = await connect('qemu:///embed?root=/srv/vms', {
+   *   onRecovery: (e) => console.log(`recovering ${e.operation} of ${e.domain}: ${e.stage} ${e.progress?.phase ?? ''}`),
+   * });
+   * ```
+   */
+  onRecovery?: (event: RecoveryEvent) => void;
 }
+
+/**
+ * The recovery of an interrupted operation (see {@link ConnectOptions.onRecovery} and the
+ * `recovery` event of {@link Connection}).
+ *
+ * @public
+ */
+export type RecoveryEvent = DriverRecoveryEvent;
 
 /**
  * Opens a connection to the driver serving `uri`'s scheme: `test:///default`,
@@ -53,6 +76,10 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
   const events: DriverEventSink = {
     domainEvent: (e) => deliver((c) => c.dispatchDomainEvent(e.domain, e.event, e.detail)),
     jobCompleted: (e) => deliver((c) => c.dispatchJobCompleted(e.domain, e.info)),
+    recovery: (e) => {
+      options.onRecovery?.(e);
+      deliver((c) => c.dispatchRecovery(e));
+    },
   };
   const registry = options.registry ?? defaultRegistry();
   const readOnly = options.readOnly ?? false;
@@ -69,15 +96,17 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
 }
 
 function checkConnectOptions(options: ConnectOptions): void {
-  const known = ['readOnly', 'clock', 'registry', 'driverOptions'];
+  const known = ['readOnly', 'clock', 'registry', 'driverOptions', 'onRecovery'];
   const bad = Object.keys(options).filter((k) => !known.includes(k));
   if (bad.length > 0) {
     throw new VirtError('INVALID_ARG', `unsupported flags (${bad.join(', ')}) in function connect`);
   }
-  if (options.clock !== undefined && typeof options.clock !== 'function') {
-    throw new VirtError(
-      'INVALID_ARG',
-      "invalid argument: invalid value for option 'clock' in function connect",
-    );
+  for (const key of ['clock', 'onRecovery'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') {
+      throw new VirtError(
+        'INVALID_ARG',
+        `invalid argument: invalid value for option '${key}' in function connect`,
+      );
+    }
   }
 }

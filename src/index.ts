@@ -5,7 +5,7 @@
  */
 
 // Connecting and handles
-export { connect, type ConnectOptions } from './connect.js';
+export { connect, type ConnectOptions, type RecoveryEvent } from './connect.js';
 export { Connection, type ConnectionEvents, type DomainEvent, type JobCompletedEvent } from './connection.js';
 export { Domain } from './domain.js';
 export { DomainSnapshot } from './snapshot.js';
@@ -85,6 +85,7 @@ export type {
   DriverEventSink,
   DriverJobCompletedEvent,
   DriverOpenOptions,
+  DriverRecoveryEvent,
   HypervisorDriver,
   SnapshotOps,
 } from './driver/driver.js';

@@ -30,9 +30,14 @@ export interface QemuDriverOptions {
   readonly faultInjection?: { readonly killAtStep?: number };
   /**
    * Test and benchmark only: runs a qemu-img argv instead of `execFile` (resolves with its
-   * output, rejects when it fails).
+   * output, rejects when it fails). `options.onStdout`, when given, wants stdout as it arrives
+   * (the progress of `qemu-img commit -p`).
    */
-  readonly runner?: (file: string, args: readonly string[]) => Promise<{ stdout: string; stderr: string }>;
+  readonly runner?: (
+    file: string,
+    args: readonly string[],
+    options?: { readonly onStdout?: (chunk: string) => void },
+  ) => Promise<{ stdout: string; stderr: string }>;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
