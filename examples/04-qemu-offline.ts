@@ -44,7 +44,7 @@ export async function main(): Promise<void> {
     await base.revert(); // back to base: the next snapshot starts a branch
     await domain.createSnapshot({ name: 'experiment' });
     console.log('snapshot tree:');
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
 
     await (await domain.lookupSnapshotByName('upgrade')).delete();
     console.log(`after deleting 'upgrade', current is '${(await domain.currentSnapshot()).name}'`);
@@ -52,7 +52,7 @@ export async function main(): Promise<void> {
     // A checkpoint is a persistent dirty bitmap in every qcow2 disk (beyond libvirt: offline too).
     await domain.createCheckpoint({ name: 'backup-1' });
     console.log('checkpoints:');
-    console.log(await formatCheckpointTree(domain));
+    console.log(await formatCheckpointTree(domain, { trim: true }));
 
     // An internal revert is refused while bitmaps exist (qemu-img cannot apply it then).
     try {
@@ -77,7 +77,7 @@ export async function main(): Promise<void> {
     await ext1.revert();
     await domain.createSnapshot({ name: 'ext3' }, { diskOnly: true });
     console.log('snapshot tree with an external branch:');
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
 
     // Deleting external snapshots merges their images (beyond libvirt, which refuses most of
     // these): ext1 has two children, so its frozen image stays as their shared backing file;
@@ -92,7 +92,7 @@ export async function main(): Promise<void> {
     });
     const after = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
     console.log(`after deleting the external snapshots, disks: ${after.join(', ')}`);
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

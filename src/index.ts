@@ -169,4 +169,4 @@ export {
 export { redefineMakesCurrent } from './conf/checkpoint-list.js';
 
 // Tree views (what `virsh snapshot-list --tree` / `checkpoint-list --tree` print)
-export { formatCheckpointTree, formatSnapshotTree } from './tree-view.js';
+export { formatCheckpointTree, formatSnapshotTree, type TreeFormatOptions } from './tree-view.js';
