@@ -64,8 +64,8 @@ export async function main(): Promise<void> {
     // External, disk-only snapshot: new overlays vda.ext1 / vdb.ext1; the domain now uses them
     // and the checkpoint's bitmap is carried into the overlays.
     await domain.createSnapshot({ name: 'ext1' }, { diskOnly: true });
-    const sources = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
-    console.log(`disks now: ${sources.join(', ')}`);
+    // listDisks() is `virsh domblklist`: each disk's target and the image it uses now.
+    for (const disk of await domain.listDisks()) console.log(`disk ${disk.target}: ${disk.source}`);
 
     const names = (await domain.listSnapshots({ topological: true })).map((s) => s.name);
     console.log(`snapshots, parents first: ${names.join(', ')}`);
@@ -88,9 +88,10 @@ export async function main(): Promise<void> {
     await (
       await domain.lookupSnapshotByName('ext3')
     ).delete({
-      onProgress: (p) => console.log(`  delete ext3: ${p.phase} (${p.completed}/${p.total})`),
+      // Steps, and while qemu-img commit copies, bytes: live, not only after each step.
+      onProgress: (p) => console.log(`  delete ext3: ${p.phase} (${p.completed}/${p.total} ${p.unit})`),
     });
-    const after = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
+    const after = (await domain.listDisks()).map((d) => `${d.target} ${d.source} (${d.format})`);
     console.log(`after deleting the external snapshots, disks: ${after.join(', ')}`);
     console.log(await formatSnapshotTree(domain, { trim: true }));
   } finally {

@@ -39,6 +39,7 @@ export {
   type DomainStartOptions,
   type DomainUndefineOptions,
   type DomainXmlOptions,
+  type ListDisksOptions,
   type JobInfoOptions,
   type ListDomainsOptions,
   type LongOperationOptions,

@@ -228,6 +228,16 @@ export interface DomainXmlOptions {
 }
 
 /**
+ * Options of {@link Domain.listDisks} (`virsh domblklist`).
+ *
+ * @public
+ */
+export interface ListDisksOptions {
+  /** The disks of the persistent definition instead of the live one (`--inactive`). */
+  inactive?: boolean;
+}
+
+/**
  * Options of {@link Connection.defineDomain} (`virDomainDefineFlags`).
  *
  * @public
@@ -410,6 +420,7 @@ export const KNOWN_OPTIONS = {
   checkpointListChildren: ['descendants', 'topological', 'leaves', 'noLeaves'],
   deleteCheckpoint: ['children', 'metadataOnly', 'childrenOnly', ...LONG],
   domainGetXml: ['secure', 'inactive', 'updateCpu', 'migratable'],
+  listDisks: ['inactive'],
   defineDomain: ['validate'],
   createDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot', 'validate'],
   startDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot'],

@@ -73,10 +73,14 @@ export async function runImageCommit(
   }
   const [info] = await qemuImg.info(a.image);
   const total = info?.virtualSize ?? 0;
+  let last = 0;
   report(0, total);
   await qemuImg.commit(a.image, {
     keepTop: true,
-    onProgress: (percent) => report(Math.round((total * percent) / 100), total),
+    onProgress: (percent) => {
+      const completed = Math.round((total * percent) / 100);
+      if (completed > last) report((last = completed), total);
+    },
   });
 }
 
