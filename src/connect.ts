@@ -1,15 +1,17 @@
 import { Connection } from './connection.js';
 import type { DriverEventSink, DriverRecoveryEvent } from './driver/driver.js';
+import type { DriverOptionsFor } from './driver/driver-options.js';
 import { defaultRegistry, type DriverRegistry } from './driver/registry.js';
 import { VirtError } from './errors.js';
 import { parseUri } from './util/uri.js';
 
 /**
- * Options of {@link connect}.
+ * Options of {@link connect}; `D` is the type of `driverOptions`, which `connect()` derives
+ * from the URI's scheme ({@link DriverOptionsFor}).
  *
  * @public
  */
-export interface ConnectOptions {
+export interface ConnectOptions<D extends object = Record<string, unknown>> {
   /** Refuse every mutating call with `OPERATION_DENIED` (libvirt `VIR_CONNECT_RO`). */
   readOnly?: boolean;
   /**
@@ -20,8 +22,13 @@ export interface ConnectOptions {
   clock?: () => number;
   /** Registry to resolve the scheme in. @defaultValue the process-wide registry */
   registry?: DriverRegistry;
-  /** Driver-specific settings, passed to the driver's `open()` untouched. */
-  driverOptions?: Record<string, unknown>;
+  /**
+   * Driver-specific settings, passed to the driver's `open()` untouched: for a literal URI
+   * typed by its scheme ({@link QemuDriverOptions} for `qemu:`, {@link TestDriverOptions}
+   * for `test:`), so an unknown key is a compile error; the driver refuses unknown keys at
+   * run time too (`INVALID_ARG`).
+   */
+  driverOptions?: D;
   /**
    * Called, synchronously and as it happens, while the driver recovers an operation that a
    * crashed process (or a committed operation whose later step failed) left unfinished —
@@ -63,7 +70,10 @@ export type RecoveryEvent = DriverRecoveryEvent;
  *
  * @public
  */
-export async function connect(uri: string, options: ConnectOptions = {}): Promise<Connection> {
+export async function connect<const U extends string>(
+  uri: U,
+  options: ConnectOptions<DriverOptionsFor<U>> = {},
+): Promise<Connection> {
   const parsed = parseUri(uri);
   checkConnectOptions(options);
   // Events a driver sends while opening are delivered once the Connection exists.
@@ -87,7 +97,7 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
     readOnly,
     clock: options.clock ?? Date.now,
     events,
-    driverOptions: options.driverOptions ?? {},
+    driverOptions: (options.driverOptions ?? {}) as Readonly<Record<string, unknown>>,
   });
   const target = new Connection(uri, driver.name, conn, readOnly);
   box.target = target;
@@ -95,7 +105,7 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
   return target;
 }
 
-function checkConnectOptions(options: ConnectOptions): void {
+function checkConnectOptions(options: ConnectOptions<object>): void {
   const known = ['readOnly', 'clock', 'registry', 'driverOptions', 'onRecovery'];
   const bad = Object.keys(options).filter((k) => !known.includes(k));
   if (bad.length > 0) {

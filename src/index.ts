@@ -6,6 +6,13 @@
 
 // Connecting and handles
 export { connect, type ConnectOptions, type RecoveryEvent } from './connect.js';
+export type {
+  DriverOptionsByScheme,
+  DriverOptionsFor,
+  QemuDriverOptions,
+  TestDriverOptions,
+  UriScheme,
+} from './driver/driver-options.js';
 export { Connection, type ConnectionEvents, type DomainEvent, type JobCompletedEvent } from './connection.js';
 export { Domain } from './domain.js';
 export { DomainSnapshot } from './snapshot.js';
