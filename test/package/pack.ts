@@ -19,6 +19,7 @@ export function pack(destination?: string): { filename: string; files: string[] 
     'pack',
     '--json',
     '--silent',
+    '--ignore-scripts',
     ...(destination === undefined ? ['--dry-run'] : ['--pack-destination', destination]),
   ];
   const out = execFileSync('npm', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
