@@ -19,7 +19,10 @@ export async function main(): Promise<void> {
     const disks = ['vda', 'vdb'].map((dev) => ({ dev, path: join(dir, `${dev}.qcow2`) }));
     for (const d of disks) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', d.path, '64M']);
 
-    await using conn = await connect(`qemu:///embed?root=${join(dir, 'root')}`);
+    // onRecovery reports a crashed operation being finished (nothing to do in a new root).
+    await using conn = await connect(`qemu:///embed?root=${join(dir, 'root')}`, {
+      onRecovery: (e) => console.log(`recovery of ${e.operation} on ${e.domain}: ${e.stage}`),
+    });
     const domain = await conn.defineDomain(`
       <domain type='qemu'>
         <name>demo</name>

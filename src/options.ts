@@ -28,7 +28,11 @@ export interface Progress {
 export interface LongOperationOptions {
   /** Cancels the operation; what was done so far is rolled back and `OPERATION_ABORTED` is thrown. */
   signal?: AbortSignal;
-  /** Called as the operation advances. */
+  /**
+   * Called as the operation advances: after every step (`unit: 'steps'`) and, while a step
+   * copies image data (the qemu driver's `qemu-img commit`), with the bytes done so far
+   * (`unit: 'bytes'`), live.
+   */
   onProgress?: (progress: Progress) => void;
 }
 

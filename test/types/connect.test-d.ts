@@ -49,6 +49,11 @@ export async function connectOptionsPerScheme(): Promise<void> {
   // @ts-expect-error -- unknown connect option
   await connect('test:///default', { readonly: true });
 
+  // A template literal keeps its scheme.
+  const dir: string = '/srv/vms';
+  // @ts-expect-error -- a typo, with a root computed at run time
+  await connect(`qemu:///embed?root=${dir}`, { driverOptions: { qemuImgPath: 'x' } });
+
   // A URI known only at run time: any driverOptions (the driver checks them).
   const uri: string = process.env['URI'] ?? 'test:///default';
   await connect(uri, { driverOptions: { anything: 1 } });
