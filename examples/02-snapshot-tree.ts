@@ -35,7 +35,7 @@ export async function main(): Promise<void> {
   console.log(
     `descendants of base: ${names(await base.listChildren({ descendants: true, topological: true }))}`,
   );
-  console.log(await formatSnapshotTree(domain));
+  console.log(await formatSnapshotTree(domain, { trim: true }));
 
   // Deleting one snapshot moves its children up to its parent...
   await (await domain.lookupSnapshotByName('web')).delete();
@@ -46,7 +46,7 @@ export async function main(): Promise<void> {
   // ...deleting with children removes the whole branch; current (db-replica) moves to base.
   await (await domain.lookupSnapshotByName('db')).delete({ children: true });
   console.log(`current after deleting the db branch: ${(await domain.currentSnapshot()).name}`);
-  console.log(await formatSnapshotTree(domain));
+  console.log(await formatSnapshotTree(domain, { trim: true }));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -19,7 +19,10 @@ export async function main(): Promise<void> {
     const disks = ['vda', 'vdb'].map((dev) => ({ dev, path: join(dir, `${dev}.qcow2`) }));
     for (const d of disks) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', d.path, '64M']);
 
-    await using conn = await connect(`qemu:///embed?root=${join(dir, 'root')}`);
+    // onRecovery reports a crashed operation being finished (nothing to do in a new root).
+    await using conn = await connect(`qemu:///embed?root=${join(dir, 'root')}`, {
+      onRecovery: (e) => console.log(`recovery of ${e.operation} on ${e.domain}: ${e.stage}`),
+    });
     const domain = await conn.defineDomain(`
       <domain type='qemu'>
         <name>demo</name>
@@ -44,7 +47,7 @@ export async function main(): Promise<void> {
     await base.revert(); // back to base: the next snapshot starts a branch
     await domain.createSnapshot({ name: 'experiment' });
     console.log('snapshot tree:');
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
 
     await (await domain.lookupSnapshotByName('upgrade')).delete();
     console.log(`after deleting 'upgrade', current is '${(await domain.currentSnapshot()).name}'`);
@@ -52,7 +55,7 @@ export async function main(): Promise<void> {
     // A checkpoint is a persistent dirty bitmap in every qcow2 disk (beyond libvirt: offline too).
     await domain.createCheckpoint({ name: 'backup-1' });
     console.log('checkpoints:');
-    console.log(await formatCheckpointTree(domain));
+    console.log(await formatCheckpointTree(domain, { trim: true }));
 
     // An internal revert is refused while bitmaps exist (qemu-img cannot apply it then).
     try {
@@ -64,8 +67,8 @@ export async function main(): Promise<void> {
     // External, disk-only snapshot: new overlays vda.ext1 / vdb.ext1; the domain now uses them
     // and the checkpoint's bitmap is carried into the overlays.
     await domain.createSnapshot({ name: 'ext1' }, { diskOnly: true });
-    const sources = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
-    console.log(`disks now: ${sources.join(', ')}`);
+    // listDisks() is `virsh domblklist`: each disk's target and the image it uses now.
+    for (const disk of await domain.listDisks()) console.log(`disk ${disk.target}: ${disk.source}`);
 
     const names = (await domain.listSnapshots({ topological: true })).map((s) => s.name);
     console.log(`snapshots, parents first: ${names.join(', ')}`);
@@ -77,7 +80,7 @@ export async function main(): Promise<void> {
     await ext1.revert();
     await domain.createSnapshot({ name: 'ext3' }, { diskOnly: true });
     console.log('snapshot tree with an external branch:');
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
 
     // Deleting external snapshots merges their images (beyond libvirt, which refuses most of
     // these): ext1 has two children, so its frozen image stays as their shared backing file;
@@ -88,11 +91,12 @@ export async function main(): Promise<void> {
     await (
       await domain.lookupSnapshotByName('ext3')
     ).delete({
-      onProgress: (p) => console.log(`  delete ext3: ${p.phase} (${p.completed}/${p.total})`),
+      // Steps, and while qemu-img commit copies, bytes: live, not only after each step.
+      onProgress: (p) => console.log(`  delete ext3: ${p.phase} (${p.completed}/${p.total} ${p.unit})`),
     });
-    const after = [...(await domain.getXml()).matchAll(/<source file='([^']+)'/g)].map((m) => m[1]);
+    const after = (await domain.listDisks()).map((d) => `${d.target} ${d.source} (${d.format})`);
     console.log(`after deleting the external snapshots, disks: ${after.join(', ')}`);
-    console.log(await formatSnapshotTree(domain));
+    console.log(await formatSnapshotTree(domain, { trim: true }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -24,7 +24,7 @@ export async function main(): Promise<void> {
   console.log(`full backup: ${info.type}, ${info.dataProcessed} bytes`);
 
   await domain.createCheckpoint({ name: 'after-install', description: 'packages installed' });
-  console.log(await formatCheckpointTree(domain));
+  console.log(await formatCheckpointTree(domain, { trim: true }));
 
   // Only what changed since 'full': an incremental push backup.
   done = nextCompletion(conn);

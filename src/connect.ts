@@ -1,15 +1,17 @@
 import { Connection } from './connection.js';
-import type { DriverEventSink } from './driver/driver.js';
+import type { DriverEventSink, DriverRecoveryEvent } from './driver/driver.js';
+import type { DriverOptionsFor } from './driver/driver-options.js';
 import { defaultRegistry, type DriverRegistry } from './driver/registry.js';
 import { VirtError } from './errors.js';
 import { parseUri } from './util/uri.js';
 
 /**
- * Options of {@link connect}.
+ * Options of {@link connect}; `D` is the type of `driverOptions`, which `connect()` derives
+ * from the URI's scheme ({@link DriverOptionsFor}).
  *
  * @public
  */
-export interface ConnectOptions {
+export interface ConnectOptions<D extends object = Record<string, unknown>> {
   /** Refuse every mutating call with `OPERATION_DENIED` (libvirt `VIR_CONNECT_RO`). */
   readOnly?: boolean;
   /**
@@ -20,9 +22,37 @@ export interface ConnectOptions {
   clock?: () => number;
   /** Registry to resolve the scheme in. @defaultValue the process-wide registry */
   registry?: DriverRegistry;
-  /** Driver-specific settings, passed to the driver's `open()` untouched. */
-  driverOptions?: Record<string, unknown>;
+  /**
+   * Driver-specific settings, passed to the driver's `open()` untouched: for a literal URI
+   * typed by its scheme ({@link QemuDriverOptions} for `qemu:`, {@link TestDriverOptions}
+   * for `test:`), so an unknown key is a compile error; the driver refuses unknown keys at
+   * run time too (`INVALID_ARG`).
+   */
+  driverOptions?: D;
+  /**
+   * Called, synchronously and as it happens, while the driver recovers an operation that a
+   * crashed process (or a committed operation whose later step failed) left unfinished —
+   * during `connect()` itself, which does not return before that recovery ended, and later,
+   * when an operation on the connection finds such a journal. The only way to watch the
+   * recovery that `connect()` does; later ones also reach the connection's `recovery` event.
+   *
+   * @example
+   * ```ts
+   * const conn = await connect('qemu:///embed?root=/srv/vms', {
+   *   onRecovery: (e) => console.log(`recovering ${e.operation} of ${e.domain}: ${e.stage} ${e.progress?.phase ?? ''}`),
+   * });
+   * ```
+   */
+  onRecovery?: (event: RecoveryEvent) => void;
 }
+
+/**
+ * The recovery of an interrupted operation (see {@link ConnectOptions.onRecovery} and the
+ * `recovery` event of {@link Connection}).
+ *
+ * @public
+ */
+export type RecoveryEvent = DriverRecoveryEvent;
 
 /**
  * Opens a connection to the driver serving `uri`'s scheme: `test:///default`,
@@ -40,7 +70,10 @@ export interface ConnectOptions {
  *
  * @public
  */
-export async function connect(uri: string, options: ConnectOptions = {}): Promise<Connection> {
+export async function connect<const U extends string>(
+  uri: U,
+  options: ConnectOptions<DriverOptionsFor<U>> = {},
+): Promise<Connection> {
   const parsed = parseUri(uri);
   checkConnectOptions(options);
   // Events a driver sends while opening are delivered once the Connection exists.
@@ -53,6 +86,10 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
   const events: DriverEventSink = {
     domainEvent: (e) => deliver((c) => c.dispatchDomainEvent(e.domain, e.event, e.detail)),
     jobCompleted: (e) => deliver((c) => c.dispatchJobCompleted(e.domain, e.info)),
+    recovery: (e) => {
+      options.onRecovery?.(e);
+      deliver((c) => c.dispatchRecovery(e));
+    },
   };
   const registry = options.registry ?? defaultRegistry();
   const readOnly = options.readOnly ?? false;
@@ -60,7 +97,7 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
     readOnly,
     clock: options.clock ?? Date.now,
     events,
-    driverOptions: options.driverOptions ?? {},
+    driverOptions: (options.driverOptions ?? {}) as Readonly<Record<string, unknown>>,
   });
   const target = new Connection(uri, driver.name, conn, readOnly);
   box.target = target;
@@ -68,13 +105,18 @@ export async function connect(uri: string, options: ConnectOptions = {}): Promis
   return target;
 }
 
-function checkConnectOptions(options: ConnectOptions): void {
-  const known = ['readOnly', 'clock', 'registry', 'driverOptions'];
+function checkConnectOptions(options: ConnectOptions<object>): void {
+  const known = ['readOnly', 'clock', 'registry', 'driverOptions', 'onRecovery'];
   const bad = Object.keys(options).filter((k) => !known.includes(k));
   if (bad.length > 0) {
     throw new VirtError('INVALID_ARG', `unsupported flags (${bad.join(', ')}) in function connect`);
   }
-  if (options.clock !== undefined && typeof options.clock !== 'function') {
-    throw new VirtError('INVALID_ARG', "invalid value for option 'clock' in function connect");
+  for (const key of ['clock', 'onRecovery'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') {
+      throw new VirtError(
+        'INVALID_ARG',
+        `invalid value for option '${key}' in function connect`,
+      );
+    }
   }
 }

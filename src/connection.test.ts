@@ -107,6 +107,39 @@ describe('connect', () => {
     );
   });
 
+  it('reports recovery during open to onRecovery only, and later ones to the recovery event too', async () => {
+    const fake = makeDriver(true);
+    const registry = new DriverRegistry();
+    const event = (stage: 'started' | 'finished') =>
+      ({
+        domain: 'vm',
+        operation: 'snapshot-delete',
+        journal: 'j1',
+        direction: 'roll-forward',
+        stage,
+      }) as const;
+    registry.register({
+      ...fake.driver,
+      async open(uri, options) {
+        options.events.recovery(event('started'));
+        options.events.recovery(event('finished'));
+        return fake.driver.open(uri, options);
+      },
+    });
+    const live: string[] = [];
+    const conn = await connect('fake:///x', { registry, onRecovery: (e) => live.push(`live ${e.stage}`) });
+    conn.on('recovery', (e) => live.push(`event ${e.stage}`));
+    expect(live).toEqual(['live started', 'live finished']);
+    fake.emit()?.recovery(event('started'));
+    expect(live.slice(2)).toEqual(['live started', 'event started']);
+    await conn.close();
+    fake.emit()?.recovery(event('finished'));
+    expect(live.length).toBe(5);
+    expect(await codeOf(connect('fake:///x', { registry, onRecovery: 1 } as never))).toBe(
+      "INVALID_ARG: invalid argument: invalid value for option 'onRecovery' in function connect",
+    );
+  });
+
   it('refuses unknown connect options', async () => {
     expect(await codeOf(connect('fake:///x', { bogus: true } as never))).toBe(
       'INVALID_ARG: unsupported flags (bogus) in function connect',

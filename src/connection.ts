@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { bindConnection, ConnectionContext, requireString } from './context.js';
 import { VirtError } from './errors.js';
 import { Domain } from './domain.js';
-import type { DomainIdentity, DriverConnection } from './driver/driver.js';
+import type { DomainIdentity, DriverConnection, DriverRecoveryEvent } from './driver/driver.js';
 import {
   domainEventCode,
   domainEventDetailCode,
@@ -52,6 +52,13 @@ export interface ConnectionEvents {
   'domain-event': [event: DomainEvent];
   /** An asynchronous job such as a backup ended (completed, failed or cancelled). */
   'job-completed': [event: JobCompletedEvent];
+  /**
+   * The driver is recovering an operation a crashed process (or a failed step after the
+   * commit point) left unfinished, before running the operation that found it: `started`,
+   * `progress`, then `finished` or `failed`. The recovery done by `connect()` itself is
+   * reported to {@link ConnectOptions.onRecovery} only (no listener can exist yet).
+   */
+  recovery: [event: DriverRecoveryEvent];
   /** The connection was closed. */
   close: [];
 }
@@ -222,6 +229,15 @@ export class Connection {
   dispatchJobCompleted(domain: DomainIdentity, info: JobInfo): void {
     if (this.closed || this.#emitter.listenerCount('job-completed') === 0) return;
     this.#emitter.emit('job-completed', { domain: this.#domain(domain), info });
+  }
+
+  /**
+   * Emits `recovery`; ignored once the connection is closed.
+   *
+   * @internal
+   */
+  dispatchRecovery(event: DriverRecoveryEvent): void {
+    if (!this.closed) this.#emitter.emit('recovery', event);
   }
 
   #domain(id: DomainIdentity): Domain {

@@ -2,6 +2,8 @@ import type { BackupDef } from './conf/backup-def.js';
 import { formatBackupXml } from './conf/backup-xml.js';
 import type { CheckpointDef } from './conf/checkpoint-def.js';
 import { formatCheckpointXml } from './conf/checkpoint-xml.js';
+import type { DomainDiskDef } from './conf/domain-def.js';
+import { parseDomainXml } from './conf/domain-xml.js';
 import type { SnapshotDef } from './conf/snapshot-def.js';
 import { formatSnapshotXml } from './conf/snapshot-xml.js';
 import { assertXmlSafeDefinition } from './conf/xml/chars.js';
@@ -22,6 +24,7 @@ import {
   type DomainUndefineOptions,
   type DomainXmlOptions,
   type JobInfoOptions,
+  type ListDisksOptions,
   type SnapshotCreateOptions,
   type SnapshotListOptions,
 } from './options.js';
@@ -67,6 +70,28 @@ export class Domain {
     this.#ctx.checkOptions(options, 'domainGetXml', fn);
     if (options.secure) this.#ctx.assertWritable(`${fn} with secure flag`);
     return this.#call(fn, (d) => d.getXml(this.#id, options));
+  }
+
+  /**
+   * The domain's disks and the images they use now, like `virsh domblklist --details`: every
+   * `<disk>` of the definition in document order with its target (`vda`), source path
+   * (`undefined` for an empty drive or a network disk), device (`disk`, `cdrom`, …), type
+   * (`file`, `block`, …), format, bus and read-only flag. After an external snapshot the
+   * sources are the new overlays. Read from {@link Domain.getXml} (the live definition, or
+   * the persistent one with `inactive`), as virsh does, so it works with every driver.
+   *
+   * @example
+   * ```ts
+   * for (const disk of await domain.listDisks()) console.log(`${disk.target} ${disk.source ?? '-'}`);
+   * ```
+   *
+   * @throws `NO_DOMAIN`.
+   */
+  async listDisks(options: ListDisksOptions = {}): Promise<DomainDiskDef[]> {
+    const fn = 'listDisks';
+    this.#ctx.checkOptions(options, 'listDisks', fn);
+    const xml = await this.#call(fn, (d) => d.getXml(this.#id, { inactive: options.inactive === true }));
+    return [...parseDomainXml(xml).disks];
   }
 
   /** Whether the domain has a persistent definition (else it is transient). */

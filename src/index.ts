@@ -5,7 +5,14 @@
  */
 
 // Connecting and handles
-export { connect, type ConnectOptions } from './connect.js';
+export { connect, type ConnectOptions, type RecoveryEvent } from './connect.js';
+export type {
+  DriverOptionsByScheme,
+  DriverOptionsFor,
+  QemuDriverOptions,
+  TestDriverOptions,
+  UriScheme,
+} from './driver/driver-options.js';
 export { Connection, type ConnectionEvents, type DomainEvent, type JobCompletedEvent } from './connection.js';
 export { Domain } from './domain.js';
 export { DomainSnapshot } from './snapshot.js';
@@ -39,6 +46,7 @@ export {
   type DomainStartOptions,
   type DomainUndefineOptions,
   type DomainXmlOptions,
+  type ListDisksOptions,
   type JobInfoOptions,
   type ListDomainsOptions,
   type LongOperationOptions,
@@ -85,6 +93,7 @@ export type {
   DriverEventSink,
   DriverJobCompletedEvent,
   DriverOpenOptions,
+  DriverRecoveryEvent,
   HypervisorDriver,
   SnapshotOps,
 } from './driver/driver.js';
@@ -169,4 +178,4 @@ export {
 export { redefineMakesCurrent } from './conf/checkpoint-list.js';
 
 // Tree views (what `virsh snapshot-list --tree` / `checkpoint-list --tree` print)
-export { formatCheckpointTree, formatSnapshotTree } from './tree-view.js';
+export { formatCheckpointTree, formatSnapshotTree, type TreeFormatOptions } from './tree-view.js';

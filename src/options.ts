@@ -28,7 +28,11 @@ export interface Progress {
 export interface LongOperationOptions {
   /** Cancels the operation; what was done so far is rolled back and `OPERATION_ABORTED` is thrown. */
   signal?: AbortSignal;
-  /** Called as the operation advances. */
+  /**
+   * Called as the operation advances: after every step (`unit: 'steps'`) and, while a step
+   * copies image data (the qemu driver's `qemu-img commit`), with the bytes done so far
+   * (`unit: 'bytes'`), live.
+   */
   onProgress?: (progress: Progress) => void;
 }
 
@@ -228,6 +232,16 @@ export interface DomainXmlOptions {
 }
 
 /**
+ * Options of {@link Domain.listDisks} (`virsh domblklist`).
+ *
+ * @public
+ */
+export interface ListDisksOptions {
+  /** The disks of the persistent definition instead of the live one (`--inactive`). */
+  inactive?: boolean;
+}
+
+/**
  * Options of {@link Connection.defineDomain} (`virDomainDefineFlags`).
  *
  * @public
@@ -410,6 +424,7 @@ export const KNOWN_OPTIONS = {
   checkpointListChildren: ['descendants', 'topological', 'leaves', 'noLeaves'],
   deleteCheckpoint: ['children', 'metadataOnly', 'childrenOnly', ...LONG],
   domainGetXml: ['secure', 'inactive', 'updateCpu', 'migratable'],
+  listDisks: ['inactive'],
   defineDomain: ['validate'],
   createDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot', 'validate'],
   startDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot'],

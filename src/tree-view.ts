@@ -1,16 +1,33 @@
 import type { DomainCheckpoint } from './checkpoint.js';
 import type { Domain } from './domain.js';
 import { isVirtError, type ErrorCode } from './errors.js';
+import { assertOptions } from './options.js';
 import type { DomainSnapshot } from './snapshot.js';
+
+/**
+ * Options of {@link formatSnapshotTree} and {@link formatCheckpointTree}.
+ *
+ * @public
+ */
+export interface TreeFormatOptions {
+  /**
+   * Drop virsh's trailing blanks and closing empty lines, for `console.log`: no line ends in
+   * white space and the text ends with the last line (no newline). Blank lines between
+   * trees stay.
+   * @defaultValue `false` (byte-identical to virsh)
+   */
+  trim?: boolean;
+}
 
 /**
  * Prints a domain's snapshots exactly as `virsh snapshot-list DOMAIN --tree` does: every root
  * and its descendants, siblings sorted by name the way virsh sorts them (case-insensitive for
- * ASCII letters), with virsh's ASCII art, trailing blanks and closing empty line.
+ * ASCII letters), with virsh's ASCII art, trailing blanks and closing empty line — or,
+ * with `trim`, without the trailing white space.
  *
  * @example
  * ```ts
- * console.log(await formatSnapshotTree(domain));
+ * console.log(await formatSnapshotTree(domain, { trim: true }));
  * // s1
  * //   |
  * //   +- s2
@@ -20,23 +37,34 @@ import type { DomainSnapshot } from './snapshot.js';
  * @throws `NO_DOMAIN` when the domain is gone, `NO_SUPPORT` when the driver has no snapshots.
  * @public
  */
-export async function formatSnapshotTree(domain: Domain): Promise<string> {
+export async function formatSnapshotTree(domain: Domain, options: TreeFormatOptions = {}): Promise<string> {
+  assertOptions(options, ['trim'], 'formatSnapshotTree');
   const snapshots = await domain.listSnapshots();
   const nodes = await Promise.all(snapshots.map((s) => treeNode(s, 'NO_DOMAIN_SNAPSHOT')));
-  return printForest(nodes);
+  return finish(printForest(nodes), options);
 }
 
 /**
  * Prints a domain's checkpoints exactly as `virsh checkpoint-list DOMAIN --tree` does (the
- * same layout as {@link formatSnapshotTree}).
+ * same layout and options as {@link formatSnapshotTree}).
  *
  * @throws `NO_DOMAIN` when the domain is gone, `NO_SUPPORT` when the driver has no checkpoints.
  * @public
  */
-export async function formatCheckpointTree(domain: Domain): Promise<string> {
+export async function formatCheckpointTree(domain: Domain, options: TreeFormatOptions = {}): Promise<string> {
+  assertOptions(options, ['trim'], 'formatCheckpointTree');
   const checkpoints = await domain.listCheckpoints();
   const nodes = await Promise.all(checkpoints.map((c) => treeNode(c, 'NO_DOMAIN_CHECKPOINT')));
-  return printForest(nodes);
+  return finish(printForest(nodes), options);
+}
+
+function finish(text: string, options: TreeFormatOptions): string {
+  if (options.trim !== true) return text;
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n')
+    .replace(/\n+$/, '');
 }
 
 /** virsh's name order (`strcasecmp` in a UTF-8 locale): ASCII letters folded to lower case. */

@@ -140,7 +140,8 @@ export class DomainAccess {
 
   async #recoverJournal(name: string, strict: boolean): Promise<void> {
     try {
-      const recovered = await recoverJournal(this.#ctx.layout.journalFile(name), this.#ctx);
+      const { layout, events } = this.#ctx;
+      const recovered = await recoverJournal(layout.journalFile(name), this.#ctx, (e) => events.recovery(e));
       if (recovered !== undefined) {
         this.#cache.delete(name);
         await this.#sweep(name);

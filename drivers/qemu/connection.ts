@@ -1,7 +1,13 @@
 import { chmod, mkdir, realpath, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { VirtError, type DriverConnection, type DriverOpenOptions, type ParsedUri } from 'virtkit';
+import {
+  VirtError,
+  type DriverConnection,
+  type DriverOpenOptions,
+  type ParsedUri,
+  type QemuDriverOptions,
+} from 'virtkit';
 import { DomainAccess, type QemuContext } from './access.js';
 import { createCheckpointOps } from './checkpoints.js';
 import { DIR_MODE, ensureDir, listDir, sweepTempFiles } from './atomic-file.js';
@@ -12,23 +18,6 @@ import { isProcessAlive } from './lock.js';
 import { MetadataStore } from './metadata.js';
 import { QemuImg } from './qemu-img.js';
 import { createSnapshotOps } from './snapshots.js';
-
-/**
- * `driverOptions` the qemu driver understands (passed to `connect()`).
- *
- * @public
- */
-export interface QemuDriverOptions {
-  /** Path of the qemu-img binary. @defaultValue `'qemu-img'` from PATH */
-  readonly qemuImg?: string;
-  /** How long an operation waits for another process holding the domain. @defaultValue 30000 */
-  readonly lockTimeoutMs?: number;
-  /**
-   * Test and benchmark only: runs a qemu-img argv instead of `execFile` (resolves with its
-   * output, rejects when it fails).
-   */
-  readonly runner?: (file: string, args: readonly string[]) => Promise<{ stdout: string; stderr: string }>;
-}
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 

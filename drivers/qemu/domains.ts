@@ -17,7 +17,8 @@ import { prepareDomainDef } from './domain-config.js';
 import { isStorableName, namesFromListing } from './layout.js';
 import type { DomainState, MetadataChange } from './metadata.js';
 
-const PART_2 = 'running qemu domains are not supported yet (part 2)';
+const SHUT_OFF_ONLY =
+  'the qemu driver manages shut-off domains only: it defines them and takes, reverts and deletes snapshots and checkpoints of their disks with qemu-img; running a domain (start, createDomain, reverting to a running or paused state) is not supported yet';
 
 /**
  * Domain definition, lookup and (for now: shut-off only) lifecycle of the qemu driver.
@@ -67,7 +68,7 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
     },
 
     async create() {
-      throw new VirtError('OPERATION_UNSUPPORTED', PART_2);
+      throw new VirtError('OPERATION_UNSUPPORTED', SHUT_OFF_ONLY);
     },
 
     async lookupByName(name) {
@@ -116,7 +117,7 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
 
     async start(domain) {
       await readDef(domain);
-      throw new VirtError('OPERATION_UNSUPPORTED', PART_2);
+      throw new VirtError('OPERATION_UNSUPPORTED', SHUT_OFF_ONLY);
     },
     shutdown: notRunning,
     destroy: notRunning,

@@ -50,12 +50,38 @@ export interface ImageActionContext {
 type Of<K extends ImageAction['kind']> = Extract<ImageAction, { kind: K }>;
 
 /**
- * First run of `image-commit`.
+ * Receives the bytes a long image action has processed so far, while it runs.
  *
  * @internal
  */
-export async function runImageCommit(a: Of<'image-commit'>, { qemuImg }: ImageActionContext): Promise<void> {
-  await qemuImg.commit(a.image, { keepTop: true });
+export type ByteProgress = (completed: number, total: number) => void;
+
+/**
+ * First run of `image-commit`. With `report`, the bytes qemu-img has gone through so far
+ * (its `-p` percentage of the top image's virtual size) are reported while it copies.
+ *
+ * @internal
+ */
+export async function runImageCommit(
+  a: Of<'image-commit'>,
+  { qemuImg }: ImageActionContext,
+  report?: ByteProgress,
+): Promise<void> {
+  if (report === undefined) {
+    await qemuImg.commit(a.image, { keepTop: true });
+    return;
+  }
+  const [info] = await qemuImg.info(a.image);
+  const total = info?.virtualSize ?? 0;
+  let last = 0;
+  report(0, total);
+  await qemuImg.commit(a.image, {
+    keepTop: true,
+    onProgress: (percent) => {
+      const completed = Math.round((total * percent) / 100);
+      if (completed > last) report((last = completed), total);
+    },
+  });
 }
 
 /**
@@ -63,12 +89,16 @@ export async function runImageCommit(a: Of<'image-commit'>, { qemuImg }: ImageAc
  *
  * @internal
  */
-export async function redoImageCommit(a: Of<'image-commit'>, ctx: ImageActionContext): Promise<void> {
+export async function redoImageCommit(
+  a: Of<'image-commit'>,
+  ctx: ImageActionContext,
+  report?: ByteProgress,
+): Promise<void> {
   if (!(await exists(a.image))) return;
   const [info] = await ctx.qemuImg.info(a.image);
   const backing = info === undefined ? undefined : backingPath(a.image, info);
   if (backing === undefined || (await canonical(backing)) !== (await canonical(a.base))) return;
-  await runImageCommit(a, ctx);
+  await runImageCommit(a, ctx, report);
 }
 
 /**

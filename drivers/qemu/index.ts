@@ -1,7 +1,8 @@
 import { defineDriver, type HypervisorDriver } from 'virtkit';
 import { openQemuConnection, rootFromUri } from './connection.js';
 
-export type { QemuDriverOptions } from './connection.js';
+/** The qemu driver's `driverOptions` (declared in the core so that `connect()` can check them). */
+export type { QemuDriverOptions } from 'virtkit';
 
 /**
  * The qemu driver: `qemu:///embed?root=DIR` keeps every definition, snapshot and checkpoint

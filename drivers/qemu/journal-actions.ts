@@ -19,6 +19,7 @@ import {
   redoImageCommit,
   runImageCommit,
   unlinkFile,
+  type ByteProgress,
   type ImageAction,
 } from './image-actions.js';
 import type { QemuImg } from './qemu-img.js';
@@ -93,9 +94,10 @@ export interface ActionContext {
 interface Handler<A extends JournalAction> {
   /** Which side of the commit point the action may sit on. */
   readonly side: 'before' | 'after' | 'commit';
-  run(action: A, ctx: ActionContext): Promise<void>;
+  /** `report` receives bytes processed, from the actions that copy data (image-commit). */
+  run(action: A, ctx: ActionContext, report?: ByteProgress): Promise<void>;
   undo?(action: A, ctx: ActionContext): Promise<void>;
-  redo?(action: A, ctx: ActionContext): Promise<void>;
+  redo?(action: A, ctx: ActionContext, report?: ByteProgress): Promise<void>;
 }
 
 type Handlers = { readonly [K in JournalActionKind]: Handler<Extract<JournalAction, { kind: K }>> };
@@ -171,8 +173,12 @@ export function actionSide(kind: JournalActionKind): 'before' | 'after' | 'commi
  *
  * @internal
  */
-export async function runAction(action: JournalAction, ctx: ActionContext): Promise<void> {
-  await handler(action).run(action, ctx);
+export async function runAction(
+  action: JournalAction,
+  ctx: ActionContext,
+  report?: ByteProgress,
+): Promise<void> {
+  await handler(action).run(action, ctx, report);
 }
 
 /**
@@ -190,9 +196,13 @@ export async function undoAction(action: JournalAction, ctx: ActionContext): Pro
  *
  * @internal
  */
-export async function redoAction(action: JournalAction, ctx: ActionContext): Promise<void> {
+export async function redoAction(
+  action: JournalAction,
+  ctx: ActionContext,
+  report?: ByteProgress,
+): Promise<void> {
   const redo = handler(action).redo;
-  if (redo !== undefined) await redo(action, ctx);
+  if (redo !== undefined) await redo(action, ctx, report);
 }
 
 /**

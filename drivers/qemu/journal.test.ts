@@ -99,6 +99,12 @@ describe('runJournal', () => {
     expect((err as Error).message).toMatch(/committed/);
     const record = await readJournal(journal);
     expect(record?.committed).toBe(true);
+    expect((err as { details?: unknown }).details).toEqual({
+      committed: true,
+      journal: record?.id,
+      operation: 'snapshot-delete',
+      step: 'delete',
+    });
   });
 
   it('rolls back and throws OPERATION_ABORTED when the signal fires before the commit', async () => {
@@ -242,6 +248,44 @@ describe('recoverJournal', () => {
     await writeFileAtomic(journal, JSON.stringify(record(steps, true, 1)));
     await recoverJournal(journal, ctx);
     expect(fake.calls.filter((c) => c[0] === 'bitmap')).toEqual([]);
+  });
+
+  it('reports a roll-forward as it runs: started, a progress per step, finished', async () => {
+    const steps: JournalStep[] = [
+      commit,
+      write('meta.xml', 'new'),
+      { name: 'delete a', action: { kind: 'snapshot-delete', image: img('a.qcow2'), name: 'gone' } },
+    ];
+    await writeFileAtomic(journal, JSON.stringify(record(steps, true, 1)));
+    const events: unknown[] = [];
+    await recoverJournal(journal, ctx, (e) => events.push(e));
+    const base = { domain: 'vm', operation: 'test', journal: 'abc', direction: 'roll-forward' };
+    expect(events).toEqual([
+      { ...base, stage: 'started' },
+      { ...base, stage: 'progress', progress: { phase: 'metadata', completed: 1, total: 2, unit: 'steps' } },
+      { ...base, stage: 'progress', progress: { phase: 'delete a', completed: 2, total: 2, unit: 'steps' } },
+      { ...base, stage: 'finished' },
+    ]);
+  });
+
+  it('reports a roll-back, and a failure with committed: false in the details', async () => {
+    fake.images.get(img('a.qcow2'))?.snapshots.push({ id: '1', name: 's1' });
+    fake.failWhen = (argv) => argv[1] === '-d';
+    await writeFileAtomic(journal, JSON.stringify(record([...snapSteps('s1'), commit], false, 1)));
+    const events: { stage: string; direction: string; error?: unknown }[] = [];
+    const err = await recoverJournal(journal, ctx, (e) => events.push(e)).catch((e: unknown) => e);
+    expect(events.map((e) => `${e.direction} ${e.stage}`)).toEqual([
+      'roll-back started',
+      'roll-back progress',
+      'roll-back failed',
+    ]);
+    expect(events[2]?.error).toBe(err);
+    expect((err as { details?: unknown }).details).toEqual({
+      journal: 'abc',
+      operation: 'test',
+      step: 'snap a',
+      committed: false,
+    });
   });
 
   it('keeps the journal when an undo fails, for a later try', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { VirtError, type Progress } from 'virtkit';
+import { VirtError, type DriverRecoveryEvent, type Progress } from 'virtkit';
 import {
   discardStaged,
   readTextIfExists,
@@ -138,13 +138,13 @@ export async function runJournal(plan: JournalPlan, options: JournalRunOptions):
       if (isCommit && !commitsFirst) staged = await commit(record, plan.steps[i + 1], options.path);
       else if (step.action.kind === 'metadata' && staged !== undefined)
         await publishMetadata(step.action, staged);
-      else await runAction(step.action, options.ctx);
+      else await runAction(step.action, options.ctx, bytesOf(step, options.onProgress));
     } catch (err) {
       if (!record.committed || isCommit) {
         await rollBack(record, i, options);
         throw err;
       }
-      throw unfinished(plan, step, err);
+      throw unfinished(record, step, err);
     }
     staged = isCommit ? staged : undefined;
     // Progress is recorded only for fault injection: recovery never relies on it (every undo
@@ -180,26 +180,60 @@ async function commit(
 }
 
 /**
+ * Receives what {@link recoverJournal} does, as it does it.
+ *
+ * @internal
+ */
+export type RecoveryListener = (event: DriverRecoveryEvent) => void;
+
+/**
  * Finishes what a crashed run left in `path`: before its commit point every step before the
  * commit is undone in reverse order; after it every step after the commit is redone in
- * order. The journal is removed only when that succeeded.
+ * order. The journal is removed only when that succeeded. `onEvent` hears `started`, a
+ * `progress` per step done (and bytes during steps that copy data), then `finished` or
+ * `failed`.
  *
  * @returns the record that was recovered, or `undefined` when there was no journal.
  * @throws `OPERATION_FAILED` when an undo or redo fails (the journal stays for a later try).
  * @internal
  */
-export async function recoverJournal(path: string, ctx: ActionContext): Promise<JournalRecord | undefined> {
+export async function recoverJournal(
+  path: string,
+  ctx: ActionContext,
+  onEvent?: RecoveryListener,
+): Promise<JournalRecord | undefined> {
   const text = readTextIfExistsSync(path);
   if (text === undefined) return undefined;
   const record = parseRecord(text, path);
-  if (record.committed) {
-    const start = record.steps.findIndex((s) => s.action.kind === 'commit') + 1;
-    for (const step of record.steps.slice(start))
-      await guarded(record, step, 'redo', () => redoAction(step.action, ctx));
-  } else {
-    await undoBefore(record, record.steps.length - 1, ctx);
+  const base = {
+    domain: record.domain,
+    operation: record.operation,
+    journal: record.id,
+    direction: record.committed ? 'roll-forward' : 'roll-back',
+  } as const;
+  const emit = (e: Pick<DriverRecoveryEvent, 'stage' | 'progress' | 'error'>): void =>
+    onEvent?.({ ...base, ...e });
+  emit({ stage: 'started' });
+  try {
+    if (record.committed) {
+      const start = record.steps.findIndex((s) => s.action.kind === 'commit') + 1;
+      const steps = record.steps.slice(start);
+      for (const [i, step] of steps.entries()) {
+        const onProgress = (progress: Progress): void => emit({ stage: 'progress', progress });
+        await guarded(record, step, 'redo', () => redoAction(step.action, ctx, bytesOf(step, onProgress)));
+        onProgress({ phase: step.name, completed: i + 1, total: steps.length, unit: 'steps' });
+      }
+    } else {
+      await undoBefore(record, record.steps.length - 1, ctx, (progress) =>
+        emit({ stage: 'progress', progress }),
+      );
+    }
+    await removeFileDurable(path, { durable: false });
+  } catch (err) {
+    emit({ stage: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
+    throw err;
   }
-  await removeFileDurable(path, { durable: false });
+  emit({ stage: 'finished' });
   return record;
 }
 
@@ -219,11 +253,17 @@ async function rollBack(record: JournalRecord, last: number, options: JournalRun
 }
 
 /** Undoes, in reverse order, every pre-commit step with index ≤ `last`. */
-async function undoBefore(record: JournalRecord, last: number, ctx: ActionContext): Promise<void> {
-  for (let i = Math.min(last, record.steps.length - 1); i >= 0; i--) {
-    const step = record.steps[i];
-    if (step === undefined || actionSide(step.action.kind) !== 'before') continue;
+async function undoBefore(
+  record: JournalRecord,
+  last: number,
+  ctx: ActionContext,
+  onProgress?: (progress: Progress) => void,
+): Promise<void> {
+  const steps = record.steps.slice(0, Math.min(last, record.steps.length - 1) + 1).reverse();
+  const undoable = steps.filter((step) => actionSide(step.action.kind) === 'before');
+  for (const [i, step] of undoable.entries()) {
     await guarded(record, step, 'undo', () => undoAction(step.action, ctx));
+    onProgress?.({ phase: `undo ${step.name}`, completed: i + 1, total: undoable.length, unit: 'steps' });
   }
 }
 
@@ -241,7 +281,16 @@ async function guarded(
       'OPERATION_FAILED',
       `cannot ${what} step '${step.name}' (${describeAction(step.action)}) of interrupted ${record.operation} ` +
         `on domain '${record.domain}': ${reason}; the journal is kept and recovery is retried by the next operation`,
-      { cause, driver: 'qemu', details: { journal: record.id } },
+      {
+        cause,
+        driver: 'qemu',
+        details: {
+          journal: record.id,
+          operation: record.operation,
+          step: step.name,
+          committed: record.committed,
+        },
+      },
     );
   }
 }
@@ -293,12 +342,25 @@ function aborted(plan: JournalPlan, reason: unknown): VirtError {
   });
 }
 
-function unfinished(plan: JournalPlan, step: JournalStep, cause: unknown): VirtError {
+function unfinished(record: JournalRecord, step: JournalStep, cause: unknown): VirtError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new VirtError(
     'OPERATION_FAILED',
-    `${plan.operation} on domain '${plan.domain}' is committed but step '${step.name}' failed: ${reason}; ` +
+    `${record.operation} on domain '${record.domain}' is committed but step '${step.name}' failed: ${reason}; ` +
       'it is completed by the next operation on the domain',
-    { cause, driver: 'qemu' },
+    {
+      cause,
+      driver: 'qemu',
+      details: { committed: true, journal: record.id, operation: record.operation, step: step.name },
+    },
   );
+}
+
+/** Reports the bytes of a step that copies data as `unit: 'bytes'` progress named after the step. */
+function bytesOf(
+  step: JournalStep,
+  onProgress: ((progress: Progress) => void) | undefined,
+): ((completed: number, total: number) => void) | undefined {
+  if (onProgress === undefined) return undefined;
+  return (completed, total) => onProgress({ phase: step.name, completed, total, unit: 'bytes' });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isVirtError } from 'virtkit';
-import { CommandFailure, QemuImg, stderrSummary, type CommandRunner } from './qemu-img.js';
+import { CommandFailure, progressParser, QemuImg, stderrSummary, type CommandRunner } from './qemu-img.js';
 
 function recorder(stdout = ''): { calls: [string, string[]][]; runner: CommandRunner } {
   const calls: [string, string[]][] = [];
@@ -100,5 +100,30 @@ describe('QemuImg', () => {
   it('summarises stderr to its first line', () => {
     expect(stderrSummary('\nqemu-img: first\nsecond\n')).toBe('first');
     expect(stderrSummary('')).toBe('');
+  });
+
+  it('parses -p progress split across chunks, once per increase', () => {
+    const seen: number[] = [];
+    const feed = progressParser((p) => seen.push(p));
+    for (const chunk of [
+      '    (0.00/100%)\r    (0.00/100%)\r    (12',
+      '.50/100%)\r',
+      '    (12.50/100%)\r    (100.00/100%)\r',
+    ])
+      feed(chunk);
+    expect(seen).toEqual([0, 12.5, 100]);
+  });
+
+  it('runs commit with -p and hands stdout to the parser when progress is wanted', async () => {
+    const calls: string[][] = [];
+    const runner: CommandRunner = async (_file, args, options) => {
+      calls.push([...args]);
+      options?.onStdout?.('    (50.00/100%)\r');
+      return { stdout: '', stderr: '' };
+    };
+    const seen: number[] = [];
+    await new QemuImg({ runner }).commit('/i/o.qcow2', { keepTop: true, onProgress: (p) => seen.push(p) });
+    expect(calls).toEqual([['commit', '-p', '-d', '/i/o.qcow2']]);
+    expect(seen).toEqual([50]);
   });
 });

@@ -12,13 +12,27 @@ export interface CommandResult {
 }
 
 /**
+ * Options of one {@link CommandRunner} call.
+ *
+ * @internal
+ */
+export interface CommandRunOptions {
+  /** Receives stdout as it arrives (qemu-img `-p` progress lines), before the command ends. */
+  readonly onStdout?: (chunk: string) => void;
+}
+
+/**
  * Runs `file` with `args` (never through a shell) and resolves with its output, or rejects
  * with a {@link CommandFailure} when it cannot be started or exits non-zero. Injectable so
  * unit tests can assert argv and benchmarks can record the commands a driver runs.
  *
  * @internal
  */
-export type CommandRunner = (file: string, args: readonly string[]) => Promise<CommandResult>;
+export type CommandRunner = (
+  file: string,
+  args: readonly string[],
+  options?: CommandRunOptions,
+) => Promise<CommandResult>;
 
 /**
  * Why a command failed: exit code (null when it could not start or was killed) and stderr.
@@ -42,9 +56,9 @@ export class CommandFailure extends Error {
  *
  * @internal
  */
-export const execFileRunner: CommandRunner = (file, args) =>
+export const execFileRunner: CommandRunner = (file, args, options = {}) =>
   new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       [...args],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
@@ -58,6 +72,8 @@ export const execFileRunner: CommandRunner = (file, args) =>
         reject(new CommandFailure(`${reason}`, code, stderr, error.signal ?? undefined));
       },
     );
+    const onStdout = options.onStdout;
+    if (onStdout !== undefined) child.stdout?.on('data', (chunk: string) => onStdout(chunk));
   });
 
 /**
@@ -195,10 +211,18 @@ export class QemuImg {
     await this.run(['bitmap', '--merge', source, '-b', sourceImage, '-F', sourceFormat, '--', image, target]);
   }
 
-  /** `commit [-d] [-b BASE] IMAGE` (for external snapshot deletion). */
-  async commit(image: string, options: { base?: string; keepTop?: boolean } = {}): Promise<void> {
+  /**
+   * `commit [-d] [-b BASE] IMAGE` (for external snapshot deletion). With `onProgress`, runs
+   * with `-p` and reports the percentage qemu-img prints while it copies.
+   */
+  async commit(
+    image: string,
+    options: { base?: string; keepTop?: boolean; onProgress?: PercentListener } = {},
+  ): Promise<void> {
     const b = options.base === undefined ? [] : ['-b', options.base];
-    await this.run(['commit', '-q', ...(options.keepTop === true ? ['-d'] : []), ...b, image]);
+    const verbosity = options.onProgress === undefined ? '-q' : '-p';
+    const args = ['commit', verbosity, ...(options.keepTop === true ? ['-d'] : []), ...b, image];
+    await this.run(args, options.onProgress);
   }
 
   /** `rebase [-u] -b BACKING -F FMT IMAGE` (for external snapshot deletion). */
@@ -212,14 +236,48 @@ export class QemuImg {
     await this.run(['rebase', '-q', ...u, '-f', 'qcow2', '-b', backing, '-F', backingFormat, image]);
   }
 
-  /** Runs `qemu-img ARGS`, turning a failure into `OPERATION_FAILED` with the details. */
-  async run(args: readonly string[]): Promise<CommandResult> {
+  /**
+   * Runs `qemu-img ARGS`, turning a failure into `OPERATION_FAILED` with the details; with
+   * `onPercent`, parses the `-p` progress qemu-img prints to stdout while it runs.
+   */
+  async run(args: readonly string[], onPercent?: PercentListener): Promise<CommandResult> {
     try {
-      return await this.#runner(this.binary, args);
+      if (onPercent === undefined) return await this.#runner(this.binary, args);
+      return await this.#runner(this.binary, args, { onStdout: progressParser(onPercent) });
     } catch (cause) {
       throw commandError(this.binary, args, cause);
     }
   }
+}
+
+/**
+ * Receives the percentage (0–100) of a qemu-img command run with `-p`, each time it grows.
+ *
+ * @internal
+ */
+export type PercentListener = (percent: number) => void;
+
+/**
+ * Turns qemu-img's `-p` output (`"    (12.34/100%)\r"`, repeated, in arbitrary chunks) into
+ * calls of `onPercent`, once per increase.
+ *
+ * @internal
+ */
+export function progressParser(onPercent: PercentListener): (chunk: string) => void {
+  let pending = '';
+  let last = -1;
+  return (chunk) => {
+    pending += chunk;
+    let percent: number | undefined;
+    for (const m of pending.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) percent = Number(m[1]);
+    // Keep an unfinished tail for the next chunk.
+    const end = Math.max(pending.lastIndexOf('\r'), pending.lastIndexOf('\n'), pending.lastIndexOf(')'));
+    pending = pending.slice(end + 1);
+    if (percent !== undefined && percent > last) {
+      last = percent;
+      onPercent(Math.min(percent, 100));
+    }
+  };
 }
 
 /**

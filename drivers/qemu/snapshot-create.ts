@@ -117,13 +117,15 @@ async function internalSteps(
     assertFormat(image, info);
     const clash = info.snapshots.find((s) => s.name === name || s.id === name);
     if (clash !== undefined) {
-      const how =
-        clash.name === name ? 'an internal snapshot' : `the id of internal snapshot '${clash.name}'`;
-      throw new VirtError(
-        'OPERATION_INVALID',
-        `image '${image.path}' of disk '${image.disk.target}' already has ${how} named '${name}'`,
-        { driver: 'qemu' },
-      );
+      const where = `image '${image.path}' of disk '${image.disk.target}'`;
+      // qemu-img resolves a snapshot name as an id first, so a name equal to another
+      // snapshot's id would later apply or delete that other snapshot.
+      const message =
+        clash.name === name
+          ? `${where} already has an internal snapshot named '${name}'`
+          : `snapshot name '${name}' is the id of internal snapshot '${clash.name}' in ${where}; ` +
+            'qemu-img would take one for the other: choose another name';
+      throw new VirtError('OPERATION_INVALID', message, { driver: 'qemu' });
     }
     steps.push({
       name: `snapshot ${image.disk.target}`,

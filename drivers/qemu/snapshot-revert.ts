@@ -27,7 +27,8 @@ import { captureMoments, type DomainState } from './metadata.js';
 import { clearRevertDisks, metadataPaths } from './metadata-paths.js';
 import { droppedImages, revertExternal } from './snapshot-revert-external.js';
 
-const PART_2 = 'running qemu domains are not supported yet (part 2)';
+const PART_2 =
+  'the qemu driver manages shut-off domains only: it defines them and takes, reverts and deletes snapshots and checkpoints of their disks with qemu-img; running a domain (start, createDomain, reverting to a running or paused state) is not supported yet';
 
 /**
  * `virDomainRevertToSnapshot` for a shut-off domain and an internal snapshot, all-or-nothing
@@ -40,7 +41,7 @@ const PART_2 = 'running qemu domains are not supported yet (part 2)';
  * External snapshots are reverted by `revertExternal` (fresh overlays on the frozen images).
  *
  * @throws `OPERATION_UNSUPPORTED` for snapshots with memory or `running`/`paused` (running
- * domains: part 2), images holding persistent
+ * domains are not supported yet), images holding persistent
  * bitmaps (QEMU refuses to apply internal snapshots then) or images that are read-only
  * backing files of external snapshots; `SNAPSHOT_REVERT_RISKY` without a `<domain>`.
  * @internal

@@ -72,6 +72,7 @@ describe('test:///default', () => {
       'INVALID_ARG: testOpen: supply a path or use test:///default',
     );
     expect(await codeOf(connect('test://host/default'))).toBe('NO_CONNECT');
+    // @ts-expect-error -- an unknown driver option is a compile error too
     expect(await codeOf(connect('test:///default', { driverOptions: { nope: 1 } }))).toBe('INVALID_ARG');
     expect(await codeOf(connect('test:///default', { driverOptions: { backupDurationMs: -1 } }))).toBe(
       'INVALID_ARG',

@@ -11,6 +11,8 @@ import { loadNodeFile, populateWorld } from './node-xml.js';
 import { TestWorld, type TestDriverSettings } from './state.js';
 
 export type { TestDriverSettings } from './state.js';
+/** The test driver's `driverOptions` (declared in the core so that `connect()` can check them). */
+export type { TestDriverOptions } from 'virtkit';
 
 /**
  * The in-memory `test` driver, libvirt's mock hypervisor rebuilt: `test:///default` is

@@ -88,6 +88,28 @@ describe('formatSnapshotTree', () => {
     expect(out.at(-4)).toBe(`${' '.repeat(2 + 4 * 1499)}+- c1499`);
     expect(out.at(-3)).toBe(' '.repeat(2 + 4 * 1499 + 2));
   });
+
+  it('with trim, drops trailing blanks and the closing empty lines, keeps the gaps between trees', async () => {
+    await using w = await openWorld();
+    expect(await formatSnapshotTree(w.domain, { trim: true })).toBe('');
+    await create(w.domain, 'r', 'x', 'x1');
+    await revert(w.domain, 'r');
+    await create(w.domain, 'y');
+    await (await w.domain.lookupSnapshotByName('r')).delete();
+    const full = await formatSnapshotTree(w.domain);
+    const trimmed = await formatSnapshotTree(w.domain, { trim: true });
+    expect(trimmed).toBe(['x', '  |', '  +- x1', '', 'y'].join('\n'));
+    expect(
+      full
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .join('\n')
+        .trimEnd(),
+    ).toBe(trimmed);
+    await expect(formatSnapshotTree(w.domain, { trim: 1 } as never)).rejects.toMatchObject({
+      code: 'INVALID_ARG',
+    });
+  });
 });
 
 describe('formatCheckpointTree', () => {

@@ -23,6 +23,7 @@ import type {
   SnapshotListOptions,
   SnapshotRevertOptions,
   SnapshotXmlOptions,
+  Progress,
 } from '../options.js';
 import type { ParsedUri } from '../util/uri.js';
 
@@ -67,6 +68,29 @@ export interface DriverJobCompletedEvent {
 }
 
 /**
+ * What a driver reports while it finishes or undoes an operation that a crashed process (or
+ * a failed step after the commit point) left unfinished; see {@link RecoveryEvent}.
+ *
+ * @public
+ */
+export interface DriverRecoveryEvent {
+  /** Name of the domain whose operation is recovered. */
+  readonly domain: string;
+  /** The interrupted operation, e.g. `snapshot-delete-external`. */
+  readonly operation: string;
+  /** Id of the interrupted run (its journal). */
+  readonly journal: string;
+  /** `roll-back` undoes an operation interrupted before its commit point, `roll-forward` finishes one after it. */
+  readonly direction: 'roll-back' | 'roll-forward';
+  /** `started` once, `progress` as steps (and bytes) are done, then `finished` or `failed`. */
+  readonly stage: 'started' | 'progress' | 'finished' | 'failed';
+  /** With `progress`: the step and how far recovery got, as {@link LongOperationOptions.onProgress} reports it. */
+  readonly progress?: Progress;
+  /** With `failed`: why recovery could not finish (it is retried by the domain's next operation). */
+  readonly error?: Error;
+}
+
+/**
  * Where a driver sends events; the core turns them into {@link Connection} events with handles.
  *
  * @public
@@ -79,6 +103,11 @@ export interface DriverEventSink {
   domainEvent(event: DriverDomainEvent): void;
   /** Reports the end of an asynchronous job once its final statistics are recorded; emits `job-completed`. */
   jobCompleted(event: DriverJobCompletedEvent): void;
+  /**
+   * Reports the recovery of an interrupted operation as it runs; during `open` it reaches
+   * {@link ConnectOptions.onRecovery} at once, later also the connection's `recovery` event.
+   */
+  recovery(event: DriverRecoveryEvent): void;
 }
 
 /**

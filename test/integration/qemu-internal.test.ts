@@ -177,6 +177,16 @@ describe.runIf(HAVE_QEMU)('qemu driver: internal snapshots of shut-off domains',
     expect(err.message).toMatch(/already has an internal snapshot named 'quiet'/);
   });
 
+  it("refuses a name that is another snapshot's id, saying so plainly", async () => {
+    await dom.createSnapshot('<domainsnapshot><name>with space</name></domainsnapshot>');
+    const err = await errorOf(dom.createSnapshot('<domainsnapshot><name>1</name></domainsnapshot>'));
+    expect(err.code).toBe('OPERATION_INVALID');
+    expect(err.message).toBe(
+      `snapshot name '1' is the id of internal snapshot 'with space' in image '${disks[0]?.path}' of disk 'vda'; ` +
+        'qemu-img would take one for the other: choose another name',
+    );
+  });
+
   it('redefines metadata parents first without touching the images', async () => {
     const s1 = await dom.createSnapshot('<domainsnapshot><name>s1</name></domainsnapshot>');
     const s2 = await dom.createSnapshot('<domainsnapshot><name>s2</name></domainsnapshot>');

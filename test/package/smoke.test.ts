@@ -1,15 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
+import { ensureBuilt, root } from './pack.js';
 
 describe('built package', () => {
   it('loads every subpath as ESM and CJS with one core, one registry, one error brand', () => {
-    if (!existsSync(`${root}dist/index.js`) || statSync(`${root}dist/index.js`).mtimeMs < newestSource()) {
-      execFileSync('npx', ['tsup', '--silent'], { cwd: root, stdio: 'pipe' });
-    }
+    ensureBuilt();
     const out = execFileSync(process.execPath, ['test/package/smoke.mjs'], { cwd: root, encoding: 'utf8' });
     const report = JSON.parse(out.trim().split('\n').pop()!);
     expect(report).toEqual({
@@ -23,11 +18,3 @@ describe('built package', () => {
     });
   });
 });
-
-function newestSource(): number {
-  const out = execFileSync('find', ['src', 'drivers', '-name', '*.ts', '-newer', 'dist/index.js'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return out.trim() === '' ? 0 : Number.POSITIVE_INFINITY;
-}

@@ -177,6 +177,26 @@ export function describeDriverConformance(
         }),
       );
 
+      it(
+        'lists the disks and their current images as the domain XML names them (virsh domblklist)',
+        run(async ({ domain }) => {
+          const disks = await domain.listDisks();
+          const xml = await domain.getXml();
+          expect(disks.length).toBe([...xml.matchAll(/<disk /g)].length);
+          expect(disks.length).toBeGreaterThan(0);
+          for (const d of disks) {
+            expect(xml).toContain(`dev='${d.target}'`);
+            if (d.source !== undefined) expect(xml).toContain(`'${d.source}'`);
+            expect(typeof d.device).toBe('string');
+            expect(typeof d.type).toBe('string');
+          }
+          expect((await domain.listDisks({ inactive: true })).map((d) => d.target)).toEqual(
+            disks.map((d) => d.target),
+          );
+          expect(await codeOf(domain.listDisks({ bogus: true } as never))).toBe('INVALID_ARG');
+        }),
+      );
+
       (capabilities.lifecycle ? never : it)(
         'refuses lifecycle calls it does not offer and stays as it was',
         run(async ({ domain }) => {
