@@ -113,10 +113,7 @@ function checkConnectOptions(options: ConnectOptions<object>): void {
   }
   for (const key of ['clock', 'onRecovery'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'function') {
-      throw new VirtError(
-        'INVALID_ARG',
-        `invalid value for option '${key}' in function connect`,
-      );
+      throw new VirtError('INVALID_ARG', `invalid value for option '${key}' in function connect`);
     }
   }
 }
