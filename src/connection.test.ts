@@ -136,7 +136,7 @@ describe('connect', () => {
     fake.emit()?.recovery(event('finished'));
     expect(live.length).toBe(5);
     expect(await codeOf(connect('fake:///x', { registry, onRecovery: 1 } as never))).toBe(
-      "INVALID_ARG: invalid argument: invalid value for option 'onRecovery' in function connect",
+      "INVALID_ARG: invalid value for option 'onRecovery' in function connect",
     );
   });
 
