@@ -223,6 +223,14 @@ export class QemuImg {
 }
 
 /**
+ * What to say when the qemu-img binary cannot be found.
+ *
+ * @internal
+ */
+export const QEMU_IMG_MISSING =
+  "qemu-img not found: install Debian's qemu-utils or set driverOptions.qemuImg";
+
+/**
  * The first line qemu-img wrote to stderr, without its `qemu-img: ` prefix.
  *
  * @internal
@@ -234,6 +242,14 @@ export function stderrSummary(stderr: string): string {
 
 function commandError(binary: string, args: readonly string[], cause: unknown): VirtError {
   const failure = cause instanceof CommandFailure ? cause : undefined;
+  if (failure?.exitCode === null && failure.message === 'ENOENT') {
+    // The binary went away after connect() found it (libvirt: "unable to find qemu-img").
+    return new VirtError('INTERNAL_ERROR', `${QEMU_IMG_MISSING} ('${binary}')`, {
+      cause,
+      driver: 'qemu',
+      details: { command: [binary, ...args] },
+    });
+  }
   const stderr = failure?.stderr ?? '';
   const why = stderrSummary(stderr) || (cause instanceof Error ? cause.message : String(cause));
   const verb = args.slice(0, 2).join(' ');

@@ -18,7 +18,7 @@ import {
   backingPath,
   canonical,
   imageChain,
-  imageInfos,
+  diskImageInfos,
   internalSnapshotImages,
   type DiskImage,
 } from './images.js';
@@ -162,13 +162,7 @@ async function checkImages(
 ): Promise<void> {
   if (images.length === 0)
     throw new VirtError('CONFIG_UNSUPPORTED', `snapshot '${name}' has no internal disk`);
-  const [frozen, infos] = await Promise.all([
-    frozenImages(ctx, state, images),
-    imageInfos(
-      ctx,
-      images.map((i) => i.path),
-    ),
-  ]);
+  const [frozen, infos] = await Promise.all([frozenImages(ctx, state, images), diskImageInfos(ctx, images)]);
   for (const [k, image] of images.entries()) {
     const what = `disk '${image.disk.target}'`;
     await assertWritable(image.path, what);
