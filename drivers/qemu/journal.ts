@@ -19,6 +19,7 @@ import {
   type ActionContext,
   type JournalAction,
 } from './journal-actions.js';
+import { repairLeaks } from './leak-repair.js';
 
 /**
  * A named step of a journaled operation.
@@ -198,6 +199,14 @@ export async function recoverJournal(path: string, ctx: ActionContext): Promise<
   } else {
     await undoBefore(record, record.steps.length - 1, ctx);
   }
+  await repairLeaks(record.steps, ctx.qemuImg).catch((cause: unknown) => {
+    throw new VirtError(
+      'OPERATION_FAILED',
+      `cannot repair leaked clusters after interrupted ${record.operation} on domain '${record.domain}': ` +
+        `${cause instanceof Error ? cause.message : String(cause)}; the journal is kept and recovery is retried by the next operation`,
+      { cause, driver: 'qemu', details: { journal: record.id } },
+    );
+  });
   await removeFileDurable(path, { durable: false });
   return record;
 }

@@ -212,6 +212,11 @@ export class QemuImg {
     await this.run(['rebase', '-q', ...u, '-f', 'qcow2', '-b', backing, '-F', backingFormat, image]);
   }
 
+  /** `check -q -r leaks -f qcow2 IMAGE`: reclaims clusters allocated but referenced by nothing. */
+  async repairLeaks(image: string): Promise<void> {
+    await this.run(['check', '-q', '-r', 'leaks', '-f', 'qcow2', image]);
+  }
+
   /** Runs `qemu-img ARGS`, turning a failure into `OPERATION_FAILED` with the details. */
   async run(args: readonly string[]): Promise<CommandResult> {
     try {
