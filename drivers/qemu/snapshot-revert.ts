@@ -102,7 +102,7 @@ async function dropSteps(
   restored: DomainDef,
   overlays: readonly ImageNode[],
 ): Promise<JournalStep[]> {
-  const found = await droppedImages(ctx, state, restored);
+  const found = await droppedImages(ctx, state, restored, [], true);
   const dropped = [...found, ...overlays.filter((o) => !found.some((n) => n.key === o.key))];
   if (dropped.length === 0) return [];
   const keys = new Set(dropped.map((n) => n.key));

@@ -315,6 +315,22 @@ describe.runIf(HAVE_QEMU)('qemu driver: external disk-only snapshots of shut-off
       await expectS1();
     });
 
+    it('drops the revert overlays of the state being left even when their snapshot is gone', async () => {
+      await setup();
+      const e0 = await dom.createSnapshot({ name: 'e0' }, { diskOnly: true });
+      writeSlots(join(world.images, 'vda.e0'), 'qcow2', [0x71]);
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      await e0.revert();
+      const revertOverlay = await sourceOf('vda');
+      expect(revertOverlay).toMatch(/vda\.revert-\d+$/);
+      await e0.delete();
+      expect(await sourceOf('vda')).toBe(revertOverlay);
+      await s1.revert();
+      expect(await sourceOf('vda')).toBe(join(world.images, 'vda.e0'));
+      expect(holds(join(world.images, 'vda.e0'), 'qcow2', [0x71, 0x12])).toBe(true);
+      expect(readdirSync(world.images).sort()).toEqual(['vda.e0', 'vda.qcow2', 'vdb.e0', 'vdb.qcow2']);
+    });
+
     it('an internal snapshot in an overlay above the image is named as what to delete first', async () => {
       await setup();
       const s1 = await dom.createSnapshot({ name: 's1' });
