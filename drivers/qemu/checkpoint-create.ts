@@ -16,7 +16,7 @@ import {
   type QemuContext,
   type Transaction,
 } from './access.js';
-import { assertFormat, diskImage, imageChain, imageInfos, type DiskImage } from './images.js';
+import { assertFormat, diskImage, diskImageInfos, imageChain, type DiskImage } from './images.js';
 import type { JournalStep } from './journal.js';
 import { assertStorableName } from './layout.js';
 import { captureMoments, type DomainState } from './metadata.js';
@@ -94,10 +94,7 @@ async function bitmapSteps(
     }
     images.push(image);
   }
-  const infos = await imageInfos(
-    ctx,
-    images.map((i) => i.path),
-  );
+  const infos = await diskImageInfos(ctx, images);
   const steps: JournalStep[] = [];
   for (const [k, image] of images.entries()) {
     const info = infos[k]!;

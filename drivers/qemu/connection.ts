@@ -1,6 +1,7 @@
-import { chmod, mkdir, realpath, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access as accessFile, chmod, mkdir, realpath, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import {
   VirtError,
   type DriverConnection,
@@ -16,7 +17,7 @@ import { readJournal, type FaultInjection } from './journal.js';
 import { isStorableName, RootLayout } from './layout.js';
 import { isProcessAlive } from './lock.js';
 import { MetadataStore } from './metadata.js';
-import { QemuImg } from './qemu-img.js';
+import { QemuImg, QEMU_IMG_MISSING } from './qemu-img.js';
 import { createSnapshotOps } from './snapshots.js';
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -73,6 +74,7 @@ export async function openQemuConnection(
   options: DriverOpenOptions,
 ): Promise<DriverConnection> {
   const { driverOptions, faultInjection } = checkDriverOptions(options.driverOptions);
+  if (driverOptions.runner === undefined) await findQemuImg(driverOptions.qemuImg);
   const layout = await createRoot(root);
   const ctx: QemuContext = {
     layout,
@@ -91,6 +93,39 @@ export async function openQemuConnection(
     checkpoints: createCheckpointOps(ctx, access),
     async close() {},
   };
+}
+
+/**
+ * Finds the qemu-img binary (a path, or a name looked up on PATH) without running it, so a
+ * missing one is reported at connect instead of by the first change.
+ *
+ * @throws `NO_CONNECT` "qemu-img not found: install Debian's qemu-utils or set driverOptions.qemuImg".
+ * @internal
+ */
+export async function findQemuImg(
+  binary: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const name = binary ?? 'qemu-img';
+  const candidates = name.includes('/')
+    ? [resolve(name)]
+    : (env['PATH'] ?? '')
+        .split(delimiter)
+        .filter((d) => d !== '')
+        .map((d) => join(d, name));
+  for (const candidate of candidates) {
+    try {
+      await accessFile(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  const where = binary === undefined ? 'on PATH' : `at driverOptions.qemuImg '${binary}'`;
+  throw new VirtError('NO_CONNECT', `${QEMU_IMG_MISSING} (looked ${where})`, {
+    driver: 'qemu',
+    details: { qemuImg: name },
+  });
 }
 
 /** Creates the root (0700) and its directories; the layout uses the root's canonical path. */

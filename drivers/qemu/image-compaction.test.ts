@@ -42,6 +42,27 @@ describe('planCompaction', () => {
     expect(compactionSteps(plan).map((s) => s.action.kind)).toEqual(['image-commit', 'file-unlink']);
   });
 
+  it('folds the current top into a base that only internal snapshots hold (their data is in its snapshot table)', () => {
+    const internal: RefHolder = { kind: 'internal', snapshot: 's1' };
+    const nodes = graph(node('/b', undefined, { snapshots: ['s1'] }), node('/x', '/b'));
+    const plan = planCompaction({
+      nodes,
+      before: [ref('/x', current), ref('/b', frozen('e1')), ref('/b', internal)],
+      after: [ref('/x', current), ref('/b', internal)],
+      fold: true,
+    });
+    expect(plan.folds.map((f) => [f.base.key, f.top.key])).toEqual([['/b', '/x']]);
+    expect([...plan.redirects]).toEqual([['/x', '/b']]);
+    // while an external snapshot still reads the base's active data, nothing is folded into it
+    const kept = planCompaction({
+      nodes,
+      before: [ref('/x', current), ref('/b', frozen('e1')), ref('/b', internal)],
+      after: [ref('/x', current), ref('/b', frozen('e1')), ref('/b', internal)],
+      fold: true,
+    });
+    expect(kept.folds).toEqual([]);
+  });
+
   it('unlinks what nothing reaches (a non-current leaf), deepest first', () => {
     const nodes = graph(node('/b'), node('/n', '/b'), node('/i', '/b'), node('/o', '/i'));
     const plan = planCompaction({

@@ -91,6 +91,12 @@ export function planCompaction(input: CompactionInput): CompactionPlan {
   const foreign = (w: Work): boolean => input.owned !== undefined && !input.owned.has(w.node.key);
   const pinned = (w: Work): boolean =>
     !w.node.writable || foreign(w) || (holders.get(w.node.key)?.length ?? 0) > 0;
+  // Whose active data someone reads: an image held only by internal snapshots keeps them in
+  // its snapshot table, which committing into its active layer does not touch — so it can
+  // take its single dependent's data (the current leaf after its external snapshot went:
+  // libvirt's active block-commit), and its internal snapshots can be reverted to again.
+  const readsActive = (w: Work): boolean =>
+    !w.node.writable || foreign(w) || (holders.get(w.node.key) ?? []).some((h) => h.kind !== 'internal');
   const reachable = reach(
     work,
     [...work.values()].filter(pinned).map((w) => w.node.key),
@@ -103,9 +109,9 @@ export function planCompaction(input: CompactionInput): CompactionPlan {
   const redirects = new Map<string, string>();
   if (input.fold) {
     const lost = new Set(input.before.map((r) => r.key).filter((k) => !holders.has(k)));
-    const queue = [...work.values()].filter((w) => !pinned(w)).sort(byDepth);
+    const queue = [...work.values()].filter((w) => !readsActive(w)).sort(byDepth);
     for (let base = queue.shift(); base !== undefined; base = queue.shift()) {
-      if (!work.has(base.node.key) || pinned(base)) continue;
+      if (!work.has(base.node.key) || readsActive(base)) continue;
       const deps = dependents(work, base.node.key);
       const top = deps.length === 1 ? deps[0]! : undefined;
       if (top === undefined || !foldable(base, top, work, holders, lost.has(base.node.key))) continue;

@@ -68,6 +68,43 @@ export async function imageInfos(ctx: QemuContext, paths: readonly string[]): Pr
 }
 
 /**
+ * `qemu-img info` of the images of domain disks, after making sure each file is there, so
+ * that a missing or inaccessible image is reported with its disk and path instead of a raw
+ * qemu-img message.
+ *
+ * @throws `SYSTEM_ERROR` "unable to stat image of disk 'vda': '/path': No such file or
+ * directory" (the Node error in `cause`).
+ * @internal
+ */
+export async function diskImageInfos(ctx: QemuContext, images: readonly DiskImage[]): Promise<ImageInfo[]> {
+  await Promise.all(images.map((i) => assertImagePresent(i.path, i.disk.target)));
+  return imageInfos(
+    ctx,
+    images.map((i) => i.path),
+  );
+}
+
+/**
+ * Refuses a disk image that cannot be stat'ed, naming the disk and the path.
+ *
+ * @throws `SYSTEM_ERROR` (the Node error in `cause`, `details.disk`, `details.path`).
+ * @internal
+ */
+export async function assertImagePresent(path: string, disk: string): Promise<void> {
+  try {
+    await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'No such file or directory' : (err as Error).message;
+    throw new VirtError('SYSTEM_ERROR', `unable to stat image of disk '${disk}': '${path}': ${why}`, {
+      cause: err,
+      driver: 'qemu',
+      details: { disk, path },
+    });
+  }
+}
+
+/**
  * `qemu-img info --backing-chain` of several images, queried concurrently.
  *
  * @internal

@@ -154,6 +154,27 @@ describe('recoverJournal', () => {
     done,
   });
 
+  it('repairs leaked clusters (qemu-img check -r leaks) on every existing qcow2 image the plan writes', async () => {
+    fake.add(img('raw.img'), { format: 'raw' });
+    const steps: JournalStep[] = [
+      commit,
+      { name: 'delete a', action: { kind: 'snapshot-delete', image: img('a.qcow2'), name: 'x' } },
+      { name: 'commit', action: { kind: 'image-commit', image: img('b.qcow2'), base: img('raw.img') } },
+      {
+        name: 'rebase',
+        action: { kind: 'image-rebase-unsafe', image: img('gone.qcow2'), backing: 'x', backingFormat: 'raw' },
+      },
+      { name: 'drop', action: { kind: 'file-unlink', path: img('gone.qcow2') } },
+    ];
+    await writeFileAtomic(journal, JSON.stringify(record(steps, true, 0)));
+    await recoverJournal(journal, ctx);
+    expect(fake.calls.filter((c) => c[0] === 'check')).toEqual([
+      ['check', '-q', '-r', 'leaks', '-f', 'qcow2', img('a.qcow2')],
+      ['check', '-q', '-r', 'leaks', '-f', 'qcow2', img('b.qcow2')],
+    ]);
+    expect(existsSync(journal)).toBe(false);
+  });
+
   it('undoes every pre-commit step of an uncommitted journal, whatever `done` says', async () => {
     fake.images.get(img('a.qcow2'))?.snapshots.push({ id: '1', name: 's1' });
     await writeFileAtomic(journal, JSON.stringify(record([...snapSteps('s1'), commit], false, 0)));

@@ -19,6 +19,7 @@ import {
   type ActionContext,
   type JournalAction,
 } from './journal-actions.js';
+import { repairLeaks } from './leak-repair.js';
 
 /**
  * A named step of a journaled operation.
@@ -228,6 +229,14 @@ export async function recoverJournal(
         emit({ stage: 'progress', progress }),
       );
     }
+    await repairLeaks(record.steps, ctx.qemuImg).catch((cause: unknown) => {
+      throw new VirtError(
+        'OPERATION_FAILED',
+        `cannot repair leaked clusters after interrupted ${record.operation} on domain '${record.domain}': ` +
+          `${cause instanceof Error ? cause.message : String(cause)}; the journal is kept and recovery is retried by the next operation`,
+        { cause, driver: 'qemu', details: { journal: record.id } },
+      );
+    });
     await removeFileDurable(path, { durable: false });
   } catch (err) {
     emit({ stage: 'failed', error: err instanceof Error ? err : new Error(String(err)) });

@@ -35,11 +35,12 @@ describe('acquireFileLock', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('waits for a live holder, then fails with OPERATION_INVALID naming its pid', async () => {
+  it('waits for a live holder, then fails with OPERATION_TIMEOUT (libvirt: lock wait too long) naming its pid', async () => {
     const release = await acquireFileLock(path, opts);
     const err = await acquireFileLock(path, opts).catch((e: unknown) => e);
-    expect(isVirtError(err, 'OPERATION_INVALID')).toBe(true);
+    expect(isVirtError(err, 'OPERATION_TIMEOUT')).toBe(true);
     expect((err as Error).message).toContain(`process ${process.pid} (test)`);
+    expect((err as Error).message).toContain('timed out after');
     await release();
   });
 

@@ -77,7 +77,7 @@ const TORN_LOCK_MS = 2000;
  * `options.timeoutMs`.
  *
  * @returns a function that releases the lock (only if it is still ours).
- * @throws `OPERATION_INVALID` naming the holder's pid when the wait times out.
+ * @throws `OPERATION_TIMEOUT` naming the holder's pid when the wait times out.
  * @internal
  */
 export async function acquireFileLock(path: string, options: LockOptions): Promise<() => Promise<void>> {
@@ -183,7 +183,7 @@ async function ageMs(path: string): Promise<number> {
 function busy(options: LockOptions, holder: LockOwner | 'unreadable'): VirtError {
   const who = holder === 'unreadable' ? 'another process' : `process ${holder.pid} (${holder.operation})`;
   return new VirtError(
-    'OPERATION_INVALID',
+    'OPERATION_TIMEOUT',
     `cannot acquire the lock of ${options.what}: it is held by ${who}; timed out after ${options.timeoutMs} ms`,
     {
       driver: 'qemu',

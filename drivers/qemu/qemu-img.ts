@@ -236,6 +236,11 @@ export class QemuImg {
     await this.run(['rebase', '-q', ...u, '-f', 'qcow2', '-b', backing, '-F', backingFormat, image]);
   }
 
+  /** `check -q -r leaks -f qcow2 IMAGE`: reclaims clusters allocated but referenced by nothing. */
+  async repairLeaks(image: string): Promise<void> {
+    await this.run(['check', '-q', '-r', 'leaks', '-f', 'qcow2', image]);
+  }
+
   /**
    * Runs `qemu-img ARGS`, turning a failure into `OPERATION_FAILED` with the details; with
    * `onPercent`, parses the `-p` progress qemu-img prints to stdout while it runs.
@@ -281,6 +286,14 @@ export function progressParser(onPercent: PercentListener): (chunk: string) => v
 }
 
 /**
+ * What to say when the qemu-img binary cannot be found.
+ *
+ * @internal
+ */
+export const QEMU_IMG_MISSING =
+  "qemu-img not found: install Debian's qemu-utils or set driverOptions.qemuImg";
+
+/**
  * The first line qemu-img wrote to stderr, without its `qemu-img: ` prefix.
  *
  * @internal
@@ -292,6 +305,14 @@ export function stderrSummary(stderr: string): string {
 
 function commandError(binary: string, args: readonly string[], cause: unknown): VirtError {
   const failure = cause instanceof CommandFailure ? cause : undefined;
+  if (failure?.exitCode === null && failure.message === 'ENOENT') {
+    // The binary went away after connect() found it (libvirt: "unable to find qemu-img").
+    return new VirtError('INTERNAL_ERROR', `${QEMU_IMG_MISSING} ('${binary}')`, {
+      cause,
+      driver: 'qemu',
+      details: { command: [binary, ...args] },
+    });
+  }
   const stderr = failure?.stderr ?? '';
   const why = stderrSummary(stderr) || (cause instanceof Error ? cause.message : String(cause));
   const verb = args.slice(0, 2).join(' ');

@@ -20,7 +20,7 @@ import {
   diskImage,
   fileSize,
   imageInfo,
-  imageInfos,
+  diskImageInfos,
   recordingBitmaps,
   type DiskImage,
 } from './images.js';
@@ -107,10 +107,7 @@ async function internalSteps(
   const name = prepared.def.name;
   const disks = (prepared.def.disks ?? []).filter((d) => d.snapshot === 'internal');
   const images = disks.map((d) => diskImage(state.def, d.name));
-  const infos = await imageInfos(
-    ctx,
-    images.map((i) => i.path),
-  );
+  const infos = await diskImageInfos(ctx, images);
   const steps: JournalStep[] = [];
   for (const [k, image] of images.entries()) {
     const info = infos[k]!;
@@ -147,10 +144,7 @@ async function externalSteps(
   const targets = new Set<string>();
   const disks = (prepared.def.disks ?? []).filter((d) => d.snapshot === 'external');
   const images = disks.map((d) => diskImage(state.def, d.name));
-  const backings = await imageInfos(
-    ctx,
-    images.map((i) => i.path),
-  );
+  const backings = await diskImageInfos(ctx, images);
   for (const [k, disk] of disks.entries()) {
     const overlay = disk.source?.file ?? '';
     const image = images[k]!;

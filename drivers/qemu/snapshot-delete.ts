@@ -10,7 +10,7 @@ import {
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
 import { deleteImageWork } from './delete-image-work.js';
-import { assertWritable, imageInfos, internalSnapshotImages } from './images.js';
+import { assertWritable, diskImageInfos, internalSnapshotImages } from './images.js';
 import type { JournalStep } from './journal.js';
 import { captureMoments, type DomainState } from './metadata.js';
 
@@ -88,9 +88,9 @@ async function internalSteps(
   const targets = doomed.flatMap((def) =>
     internalSnapshotImages(def, state.def).map((image) => ({ name: def.name ?? '', image })),
   );
-  const infos = await imageInfos(
+  const infos = await diskImageInfos(
     ctx,
-    targets.map((t) => t.image.path),
+    targets.map((t) => t.image),
   );
   const steps: JournalStep[] = [];
   for (const [k, { name, image }] of targets.entries()) {

@@ -112,6 +112,9 @@ export async function revertExternal(
  * but only images the metadata records as snapshot or revert overlays (`<disks>`,
  * `<revertDisks>`): base images, images the user pointed the definition at and `noMetadata`
  * overlays are left alone. `overlays` are images about to be created (with their backing files).
+ * With `currentOverlays` (an internal revert, which discards the current state) the overlays
+ * of the current images' chains (images with a backing file) count as recorded too, whatever
+ * the metadata says — e.g. a revert overlay whose snapshot was deleted since.
  *
  * @internal
  */
@@ -120,6 +123,7 @@ export async function droppedImages(
   state: DomainState,
   def: DomainDef,
   overlays: readonly ImageNode[] = [],
+  currentOverlays = false,
 ): Promise<ImageNode[]> {
   const moved = (target: string, source: string | undefined): boolean => {
     const next = def.disks.find((x) => x.target === target)?.source;
@@ -132,6 +136,19 @@ export async function droppedImages(
   const nodes = await loadImageGraph(ctx, state.def, before, disks);
   for (const o of overlays) nodes.set(o.key, o);
   const owned = new Set((await canonicalPaths(overlayRecords(state))).values());
+  if (currentOverlays) {
+    for (const ref of before.filter((r) => r.holder.kind === 'current' && disks.has(r.disk))) {
+      const seen = new Set<string>();
+      for (
+        let n = nodes.get(ref.key);
+        n?.backing !== undefined && !seen.has(n.key);
+        n = nodes.get(n.backing)
+      ) {
+        seen.add(n.key);
+        owned.add(n.key);
+      }
+    }
+  }
   return [...planCompaction({ nodes, before, after, fold: false, owned }).unlink];
 }
 

@@ -11,14 +11,12 @@ import {
 } from 'virtkit';
 import { COMMIT_STEP, metadataSteps, type DomainAccess, type QemuContext } from './access.js';
 import { compactionSteps } from './image-compaction.js';
-import { canonicalPaths } from './image-graph.js';
+import { canonicalPaths, collectRefs, loadImageGraph, type ImageNode } from './image-graph.js';
 import {
   assertFormat,
   assertWritable,
-  backingPath,
   canonical,
-  imageChain,
-  imageInfos,
+  diskImageInfos,
   internalSnapshotImages,
   type DiskImage,
 } from './images.js';
@@ -62,7 +60,7 @@ export async function revertSnapshot(
       return true;
     }
     const images = internalSnapshotImages(snap, state.def);
-    await checkImages(ctx, state, name, images);
+    const overlays = await checkImages(ctx, state, name, images);
     const safety = `virtkit-revert-${tx.journalId}`;
     const steps: JournalStep[] = [
       ...images.map((i) => ({
@@ -77,7 +75,7 @@ export async function revertSnapshot(
     const before = captureMoments(state.snapshots);
     const restored = renameDomainDef(domainDef, state.name);
     const changed = ctx.store.domainXml(restored) !== ctx.store.domainXml(state.def);
-    const drops = changed ? await dropSteps(ctx, state, restored) : [];
+    const drops = changed ? await dropSteps(ctx, state, restored, overlays) : [];
     state.def = restored;
     state.snapshots.setCurrent(name);
     const metadata = metadataSteps(
@@ -99,8 +97,14 @@ export async function revertSnapshot(
  * domain had moved away from), the images of the state being left that nothing needs any
  * more are removed after the commit point, and `<revertDisks>` naming them are forgotten.
  */
-async function dropSteps(ctx: QemuContext, state: DomainState, restored: DomainDef): Promise<JournalStep[]> {
-  const dropped = await droppedImages(ctx, state, restored);
+async function dropSteps(
+  ctx: QemuContext,
+  state: DomainState,
+  restored: DomainDef,
+  overlays: readonly ImageNode[],
+): Promise<JournalStep[]> {
+  const found = await droppedImages(ctx, state, restored, [], true);
+  const dropped = [...found, ...overlays.filter((o) => !found.some((n) => n.key === o.key))];
   if (dropped.length === 0) return [];
   const keys = new Set(dropped.map((n) => n.key));
   const paths = await canonicalPaths(metadataPaths(state.def, state.snapshots));
@@ -160,16 +164,10 @@ async function checkImages(
   state: DomainState,
   name: string,
   images: readonly DiskImage[],
-): Promise<void> {
+): Promise<ImageNode[]> {
   if (images.length === 0)
     throw new VirtError('CONFIG_UNSUPPORTED', `snapshot '${name}' has no internal disk`);
-  const [frozen, infos] = await Promise.all([
-    frozenImages(ctx, state, images),
-    imageInfos(
-      ctx,
-      images.map((i) => i.path),
-    ),
-  ]);
+  const infos = await diskImageInfos(ctx, images);
   for (const [k, image] of images.entries()) {
     const what = `disk '${image.disk.target}'`;
     await assertWritable(image.path, what);
@@ -198,15 +196,8 @@ async function checkImages(
         image,
         info.bitmaps.map((b) => b.name),
       );
-    const holder = frozen.get(await canonical(image.path));
-    if (holder !== undefined) {
-      throw new VirtError(
-        'OPERATION_UNSUPPORTED',
-        `cannot revert to internal snapshot '${name}': image '${image.path}' of ${what} is a read-only backing ` +
-          `image of ${holder}; applying the snapshot would change it`,
-      );
-    }
   }
+  return currentOverlays(ctx, state, name, images);
 }
 
 function bitmapConflict(
@@ -231,37 +222,94 @@ function bitmapConflict(
 }
 
 /**
- * Images that must not change: the images external snapshots froze (recorded in their
- * `<domain>`) and, where the domain has moved on to another image, the backing chain of the
- * disk's current image. Maps canonical path to a description of who relies on it.
+ * Who reads the active data of the images an internal revert applies the snapshot to, from
+ * the references of the metadata and the backing forest of the disks (read only when some
+ * reference of the disk names another image):
+ *
+ * - an external snapshot whose frozen image is the image or lies above it, and an internal
+ *   snapshot in an image above it, would see their data change: refused, naming them (deleting
+ *   them makes the revert possible; an external delete folds the overlays back);
+ * - the current state, when the disk's current image is an overlay above it: the overlays
+ *   between are used by nothing else (else the point above refused), so the revert discards
+ *   them with the rest of the current state. They are returned, to be unlinked after the
+ *   commit point; the restored definition points the disk at the image again.
+ *
+ * @throws `OPERATION_UNSUPPORTED` naming the snapshots to delete, or a read-only overlay.
  */
-async function frozenImages(
+async function currentOverlays(
   ctx: QemuContext,
   state: DomainState,
+  name: string,
   images: readonly DiskImage[],
-): Promise<Map<string, string>> {
-  const frozen = new Map<string, string>();
-  for (const other of state.snapshots.names()) {
-    const def = state.snapshots.require(other);
-    for (const disk of def.disks ?? []) {
-      const source = def.domain?.disks.find((d) => d.target === disk.name)?.source;
-      if (disk.snapshot === 'external' && source !== undefined) {
-        frozen.set(await canonical(source), `external snapshot '${other}'`);
-      }
-    }
-  }
+): Promise<ImageNode[]> {
+  const refs = await collectRefs(state.def, state.snapshots);
+  const keys = new Map(
+    await Promise.all(images.map(async (i) => [i.disk.target, await canonical(i.path)] as const)),
+  );
+  const disks = new Set(
+    refs.filter((r) => keys.has(r.disk) && r.key !== keys.get(r.disk)).map((r) => r.disk),
+  );
+  const nodes =
+    disks.size === 0 ? new Map<string, ImageNode>() : await loadImageGraph(ctx, state.def, refs, disks);
+  const discard = new Map<string, ImageNode>();
   for (const image of images) {
-    const current = state.def.disks.find((d) => d.target === image.disk.target);
-    if (current?.source === undefined || current.format !== 'qcow2') continue;
-    if ((await canonical(current.source)) === (await canonical(image.path))) continue;
-    let path = current.source;
-    for (const info of (await imageChain(ctx, current.source)).slice(0, -1)) {
-      const next = backingPath(path, info);
-      if (next === undefined) break;
-      const key = await canonical(next);
-      if (!frozen.has(key)) frozen.set(key, `the current image of disk '${current.target}'`);
-      path = next;
+    const key = keys.get(image.disk.target)!;
+    const external = new Set<string>();
+    const internal = new Set<string>();
+    const readOnly: string[] = [];
+    for (const ref of refs.filter((r) => r.disk === image.disk.target && r.holder.kind !== 'current')) {
+      const above = chainAbove(nodes, ref.key, key);
+      if (above === undefined || (ref.holder.kind === 'internal' && above.length === 0)) continue;
+      if (ref.holder.kind === 'frozen') external.add(ref.holder.snapshot);
+      else if (ref.holder.kind === 'internal') internal.add(ref.holder.snapshot);
     }
+    const current = refs.find((r) => r.disk === image.disk.target && r.holder.kind === 'current');
+    const above = current === undefined ? undefined : (chainAbove(nodes, current.key, key) ?? []);
+    for (const k of above ?? []) {
+      const node = nodes.get(k)!;
+      if (!node.writable) readOnly.push(node.path);
+      else discard.set(k, node);
+    }
+    if (external.size === 0 && internal.size === 0 && readOnly.length === 0) continue;
+    const list = (names: Set<string>): string => [...names].map((n) => `'${n}'`).join(', ');
+    const readers = [
+      external.size > 0 ? `external snapshot${external.size > 1 ? 's' : ''} ${list(external)}` : undefined,
+      internal.size > 0
+        ? `internal snapshot${internal.size > 1 ? 's' : ''} ${list(internal)} in an overlay above it`
+        : undefined,
+    ].filter((p) => p !== undefined);
+    const what = `cannot revert to internal snapshot '${name}': image '${image.path}' of disk '${image.disk.target}'`;
+    if (readers.length === 0) {
+      throw new VirtError(
+        'OPERATION_UNSUPPORTED',
+        `${what} is the backing image of the read-only current image '${readOnly.join("', '")}'; ` +
+          'make it writable or point the disk elsewhere (defineDomain) to revert',
+        { driver: 'qemu', details: { images: readOnly } },
+      );
+    }
+    const doomed = [...external, ...internal];
+    throw new VirtError(
+      'OPERATION_UNSUPPORTED',
+      `${what} is a read-only backing image of ${readers.join(' and of ')}; applying the snapshot would change ` +
+        `their data. Delete ${list(new Set(doomed))} first (deleting an external snapshot merges its overlay ` +
+        'back), then revert',
+      { driver: 'qemu', details: { snapshots: doomed } },
+    );
   }
-  return frozen;
+  return [...discard.values()];
+}
+
+/**
+ * The images from `from` down its backing chain before reaching `to` (empty when `from` is
+ * `to`), or `undefined` when the chain does not reach `to`.
+ */
+function chainAbove(nodes: ReadonlyMap<string, ImageNode>, from: string, to: string): string[] | undefined {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (let k: string | undefined = from; k !== undefined && !seen.has(k); k = nodes.get(k)?.backing) {
+    if (k === to) return out;
+    seen.add(k);
+    out.push(k);
+  }
+  return undefined;
 }

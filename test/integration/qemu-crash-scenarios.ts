@@ -121,6 +121,25 @@ export const SCENARIOS: Record<string, Setup> = {
   },
   // e1 with every descendant: the current images are folded down to the base images
   'external-delete-children': async (_c, dom) => chain(dom, 3),
+  // internal 'base' under external e1 (current leaf): the overlays are folded into the images
+  // holding 'base', which stays intact and revertible
+  'external-delete-into-internal': async (_c, dom) => {
+    await version(dom, 1);
+    await snap(dom, 'base');
+    await version(dom, 2);
+    await ext(dom, 'e1');
+    await version(dom, 3);
+  },
+  // revert to internal 'base' whose images are below overlays only the current state uses (e1
+  // forgotten with metadataOnly): 'base' applied, the overlays dropped
+  'internal-revert-dropping-overlays': async (_c, dom) => {
+    await version(dom, 1);
+    await snap(dom, 'base');
+    await version(dom, 2);
+    await ext(dom, 'e1');
+    await version(dom, 3);
+    await (await dom.lookupSnapshotByName('e1')).delete({ metadataOnly: true });
+  },
 };
 
 /** The operation the child runs for a scenario. */
@@ -158,6 +177,10 @@ export async function runOperation(dom: Domain, operation: string): Promise<void
       return (await s('e2')).delete();
     case 'external-delete-children':
       return (await s('e1')).delete({ children: true });
+    case 'external-delete-into-internal':
+      return (await s('e1')).delete();
+    case 'internal-revert-dropping-overlays':
+      return (await s('base')).revert();
     default:
       throw new Error(`unknown operation ${operation}`);
   }

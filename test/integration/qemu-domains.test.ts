@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, isVirtError, type Connection, type DomainEvent } from 'virtkit';
@@ -14,6 +14,7 @@ import {
   makeDisks,
   newWorld,
   open,
+  QEMU_IMG,
   type TestDisk,
   type World,
 } from './qemu-fixture.js';
@@ -64,6 +65,41 @@ describe.runIf(HAVE_QEMU)('qemu driver: connection and domains', () => {
       // a step no operation reaches: accepted, and nothing is killed
       const conn = await connect(world.uri, { driverOptions: { [key]: { killAtStep: 1e6 } } });
       await conn.close();
+    });
+
+    it('refuses to connect without qemu-img, saying how to get it (NO_CONNECT)', async () => {
+      const missing = join(world.dir, 'no-such-qemu-img');
+      const err = await errorOf(connect(world.uri, { driverOptions: { qemuImg: missing } }));
+      expect(err.code).toBe('NO_CONNECT');
+      expect(err.message).toContain(
+        "qemu-img not found: install Debian's qemu-utils or set driverOptions.qemuImg",
+      );
+      expect(err.message).toContain(missing);
+      const saved = process.env['PATH'];
+      process.env['PATH'] = join(world.dir, 'empty-bin');
+      try {
+        const onPath = await errorOf(connect(world.uri));
+        expect(onPath.code).toBe('NO_CONNECT');
+        expect(onPath.message).toMatch(/^qemu-img not found: .* \(looked on PATH\)$/);
+      } finally {
+        process.env['PATH'] = saved;
+      }
+    });
+
+    it('a qemu-img that disappears after connect is named as missing (INTERNAL_ERROR), not ENOENT', async () => {
+      const link = join(world.dir, 'qemu-img-link');
+      symlinkSync(QEMU_IMG ?? 'qemu-img', link);
+      const c = await connect(world.uri, { driverOptions: { qemuImg: link } });
+      try {
+        const dom = await c.defineDomain(domainXml('vm', disks));
+        unlinkSync(link);
+        const err = await errorOf(dom.createSnapshot('<domainsnapshot><name>s1</name></domainsnapshot>'));
+        expect(err.code).toBe('INTERNAL_ERROR');
+        expect(err.message).toContain("qemu-img not found: install Debian's qemu-utils");
+        expect(await dom.listSnapshots()).toEqual([]);
+      } finally {
+        await c.close();
+      }
     });
 
     it('session lives under XDG_DATA_HOME/virtkit/qemu', async () => {

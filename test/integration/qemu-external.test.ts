@@ -244,10 +244,114 @@ describe.runIf(HAVE_QEMU)('qemu driver: external disk-only snapshots of shut-off
     const err = await errorOf(s1.revert());
     expect(err.code).toBe('OPERATION_UNSUPPORTED');
     expect(err.message).toMatch(/read-only backing image of external snapshot 'e1'/);
+    expect(err.message).toMatch(/Delete 'e1' first/);
+    expect({ root: hashTree(world.root), images: hashTree(world.images) }).toEqual(before);
+    // forgotten with metadataOnly, the overlays hold only the current state: the revert drops them
     await (await dom.lookupSnapshotByName('e1')).delete({ metadataOnly: true });
-    const err2 = await errorOf(s1.revert());
-    expect(err2.message).toMatch(/read-only backing image of the current image of disk 'vda'/);
-    expect(hashTree(world.images)).toEqual(before.images);
+    await s1.revert();
+    expect(await sourceOf('vda')).toBe(disks[0]!.path);
+    expect(readdirSync(world.images).sort()).toEqual(['vda.qcow2', 'vdb.qcow2']);
+    expect(holds(disks[0]!.path, 'qcow2', [0x11])).toBe(true);
+  });
+
+  describe('internal revert after external snapshots (no dead end)', () => {
+    const s1Data = [0x11, 0x12];
+    const setup = async (): Promise<void> => {
+      writeSlots(disks[0]!.path, 'qcow2', s1Data);
+      writeSlots(disks[1]!.path, 'qcow2', [0x21]);
+    };
+    const expectS1 = async (): Promise<void> => {
+      expect(await sourceOf('vda')).toBe(disks[0]!.path);
+      expect(await sourceOf('vdb')).toBe(disks[1]!.path);
+      expect(holds(disks[0]!.path, 'qcow2', s1Data)).toBe(true);
+      expect(holds(disks[1]!.path, 'qcow2', [0x21])).toBe(true);
+      expect(readdirSync(world.images).sort()).toEqual(['vda.qcow2', 'vdb.qcow2']);
+    };
+
+    it('s1, e1, delete e1 (folded back into the base image), revert s1 — also with force', async () => {
+      await setup();
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      const e1 = await dom.createSnapshot({ name: 'e1' }, { diskOnly: true });
+      writeSlots(join(world.images, 'vda.e1'), 'qcow2', [0x31, 0x32, 0x33]);
+      await e1.delete();
+      expect((await dom.listSnapshots()).map((s) => s.name)).toEqual(['s1']);
+      // like libvirt's active block-commit: the domain is back on the base image, data intact
+      expect(await sourceOf('vda')).toBe(disks[0]!.path);
+      expect(holds(disks[0]!.path, 'qcow2', [0x31, 0x32, 0x33])).toBe(true);
+      expect(img(['snapshot', '-l', disks[0]!.path])).toContain('s1');
+      await s1.revert();
+      await expectS1();
+      writeSlots(disks[0]!.path, 'qcow2', [0x41]);
+      await s1.revert({ force: true });
+      await expectS1();
+    });
+
+    it('the same tree imported from libvirt with redefine', async () => {
+      await setup();
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      const e1 = await dom.createSnapshot({ name: 'e1' }, { diskOnly: true });
+      writeSlots(join(world.images, 'vda.e1'), 'qcow2', [0x31]);
+      const xml = { dom: await dom.getXml(), s1: await s1.getXml(), e1: await e1.getXml() };
+      await dom.undefine({ snapshotsMetadata: true });
+      dom = await conn.defineDomain(xml.dom);
+      await dom.createSnapshot(xml.s1, { redefine: true });
+      await dom.createSnapshot(xml.e1, { redefine: true, current: true });
+      const s1b = await dom.lookupSnapshotByName('s1');
+      expect(await codeOf(s1b.revert())).toBe('OPERATION_UNSUPPORTED');
+      await (await dom.lookupSnapshotByName('e1')).delete();
+      expect(await sourceOf('vda')).toBe(disks[0]!.path);
+      await s1b.revert();
+      await expectS1();
+    });
+
+    it('overlays only the current state uses are dropped by the revert (noMetadata overlays)', async () => {
+      await setup();
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      await dom.createSnapshot({ name: 'n1' }, { diskOnly: true, noMetadata: true });
+      await dom.createSnapshot({ name: 'n2' }, { diskOnly: true, noMetadata: true });
+      expect(await sourceOf('vda')).toBe(join(world.images, 'vda.n2'));
+      writeSlots(join(world.images, 'vda.n2'), 'qcow2', [0x51]);
+      await s1.revert();
+      await expectS1();
+    });
+
+    it('drops the revert overlays of the state being left even when their snapshot is gone', async () => {
+      await setup();
+      const e0 = await dom.createSnapshot({ name: 'e0' }, { diskOnly: true });
+      writeSlots(join(world.images, 'vda.e0'), 'qcow2', [0x71]);
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      await e0.revert();
+      const revertOverlay = await sourceOf('vda');
+      expect(revertOverlay).toMatch(/vda\.revert-\d+$/);
+      await e0.delete();
+      expect(await sourceOf('vda')).toBe(revertOverlay);
+      await s1.revert();
+      expect(await sourceOf('vda')).toBe(join(world.images, 'vda.e0'));
+      expect(holds(join(world.images, 'vda.e0'), 'qcow2', [0x71, 0x12])).toBe(true);
+      expect(readdirSync(world.images).sort()).toEqual(['vda.e0', 'vda.qcow2', 'vdb.e0', 'vdb.qcow2']);
+    });
+
+    it('an internal snapshot in an overlay above the image is named as what to delete first', async () => {
+      await setup();
+      const s1 = await dom.createSnapshot({ name: 's1' });
+      const e1 = await dom.createSnapshot({ name: 'e1' }, { diskOnly: true });
+      writeSlots(join(world.images, 'vda.e1'), 'qcow2', [0x61]);
+      const s2 = await dom.createSnapshot({ name: 's2' });
+      // vda.e1 holds s2, so deleting e1 cannot fold it away
+      await e1.delete();
+      expect(await sourceOf('vda')).toBe(join(world.images, 'vda.e1'));
+      const before = { root: hashTree(world.root), images: hashTree(world.images) };
+      const err = await errorOf(s1.revert());
+      expect(err.code).toBe('OPERATION_UNSUPPORTED');
+      expect(err.message).toMatch(/internal snapshot 's2' in an overlay above it/);
+      expect(err.message).toMatch(/Delete 's2' first/);
+      expect({ root: hashTree(world.root), images: hashTree(world.images) }).toEqual(before);
+      await s2.revert();
+      expect(holds(join(world.images, 'vda.e1'), 'qcow2', [0x61, 0x12])).toBe(true);
+      await s2.delete();
+      await s1.revert();
+      await expectS1();
+    });
   });
 
   it('internal snapshots on top of an overlay revert and delete normally', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatSnapshotTree, type Connection, type Domain } from 'virtkit';
 import {
@@ -338,6 +339,32 @@ describe.runIf(HAVE_QEMU)('qemu driver: internal snapshots of shut-off domains',
     expect({ root: hashTree(world.root), images: hashTree(world.images) }).toEqual(before);
     await s1.delete({ metadataOnly: true });
     expect(await names()).toEqual([]);
+  });
+
+  it('a disk whose image is missing defines fine; snapshots, reverts, deletes and checkpoints name the disk and path', async () => {
+    const s1 = await dom.createSnapshot('<domainsnapshot><name>s1</name></domainsnapshot>');
+    rmSync(disks[1]!.path);
+    const expected = `unable to stat image of disk 'vdb': '${disks[1]!.path}': No such file or directory`;
+    const before = hashTree(world.root);
+    for (const attempt of [
+      dom.createSnapshot('<domainsnapshot><name>s2</name></domainsnapshot>'),
+      dom.createSnapshot('<domainsnapshot><name>e1</name></domainsnapshot>', { diskOnly: true }),
+      dom.createCheckpoint('<domaincheckpoint><name>c1</name></domaincheckpoint>'),
+      s1.revert(),
+      s1.delete(),
+    ]) {
+      const err = await errorOf(attempt);
+      expect(err.code).toBe('SYSTEM_ERROR');
+      expect(err.message).toBe(expected);
+    }
+    expect(hashTree(world.root)).toEqual(before);
+    // libvirt does not open images at define time either
+    const other = await conn.defineDomain(
+      domainXml('other', [{ target: 'vda', path: `${world.images}/absent.qcow2`, format: 'qcow2' }]),
+    );
+    expect((await errorOf(other.createSnapshot('<domainsnapshot/>'))).message).toMatch(
+      /^unable to stat image of disk 'vda': '.*\/absent\.qcow2': No such file or directory$/,
+    );
   });
 
   it('refuses running/paused reverts and unknown snapshots', async () => {

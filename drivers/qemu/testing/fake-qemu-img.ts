@@ -51,6 +51,9 @@ export class FakeQemuImg {
         return this.#bitmap(rest);
       case 'create':
         return this.#create(rest);
+      case 'check':
+        this.#image(rest.at(-1));
+        return { stdout: '', stderr: '' };
       default:
         throw new CommandFailure('exit status 1', 1, `qemu-img: unknown command ${cmd ?? ''}\n`);
     }
