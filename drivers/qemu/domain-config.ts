@@ -89,6 +89,29 @@ export function isHostRegularFile(path: string): boolean {
   }
 }
 
+/**
+ * {@link isHostRegularFile} for creating a snapshot of `domain`: a disk image that does not
+ * exist at all is `SYSTEM_ERROR` naming the disk and the path (as every other operation on a
+ * missing image), not libvirt's "not a regular file".
+ *
+ * @internal
+ */
+export function hostRegularFileOf(domain: DomainDef): (path: string) => boolean {
+  return (path) => {
+    try {
+      return statSync(path).isFile();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      const disk = domain.disks.find((d) => d.source === path)?.target ?? '?';
+      throw new VirtError(
+        'SYSTEM_ERROR',
+        `unable to stat image of disk '${disk}': '${path}': No such file or directory`,
+        { cause: err, driver: 'qemu', details: { disk, path } },
+      );
+    }
+  };
+}
+
 function checkDisk(disk: DomainDiskDef): void {
   const what = `disk '${disk.target}'`;
   if (disk.source === undefined && disk.type !== 'network') return;

@@ -6,7 +6,7 @@ import {
   type SnapshotDef,
   type SnapshotDiskDef,
 } from 'virtkit';
-import { diskFormat, isHostRegularFile } from './domain-config.js';
+import { diskFormat, hostRegularFileOf } from './domain-config.js';
 
 /**
  * A snapshot definition ready to be taken on a shut-off domain: every field libvirt records
@@ -55,7 +55,7 @@ export function prepareSnapshot(
   const aligned = alignSnapshotDisks(base, domain, {
     defaultLocation: diskOnly ? 'external' : 'internal',
     uniformInternal: !diskOnly,
-    isRegularFile: isHostRegularFile,
+    isRegularFile: hostRegularFileOf(domain),
   });
   const disks = (aligned.disks ?? []).map((d) => checkDisk(d, domain, options.reuseExt === true));
   const kind = classify(disks, domain);

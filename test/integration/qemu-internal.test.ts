@@ -347,13 +347,13 @@ describe.runIf(HAVE_QEMU)('qemu driver: internal snapshots of shut-off domains',
     const expected = `unable to stat image of disk 'vdb': '${disks[1]!.path}': No such file or directory`;
     const before = hashTree(world.root);
     for (const attempt of [
-      dom.createSnapshot('<domainsnapshot><name>s2</name></domainsnapshot>'),
-      dom.createSnapshot('<domainsnapshot><name>e1</name></domainsnapshot>', { diskOnly: true }),
-      dom.createCheckpoint('<domaincheckpoint><name>c1</name></domaincheckpoint>'),
-      s1.revert(),
-      s1.delete(),
+      () => dom.createSnapshot('<domainsnapshot><name>s2</name></domainsnapshot>'),
+      () => dom.createSnapshot('<domainsnapshot><name>e1</name></domainsnapshot>', { diskOnly: true }),
+      () => dom.createCheckpoint('<domaincheckpoint><name>c1</name></domaincheckpoint>'),
+      () => s1.revert(),
+      () => s1.delete(),
     ]) {
-      const err = await errorOf(attempt);
+      const err = await errorOf(attempt());
       expect(err.code).toBe('SYSTEM_ERROR');
       expect(err.message).toBe(expected);
     }
