@@ -272,9 +272,10 @@ export class QmpClient implements AsyncDisposable {
   }
 
   /**
-   * The events from now on as an async iterator. Iteration ends when the connection ends;
-   * it fails with `OPERATION_ABORTED` when `signal` aborts and with `OPERATION_FAILED` when
-   * more than `bufferSize` events are left unread.
+   * The events from now on as an async iterator. Iteration ends when the connection ends
+   * (after the events already received); it fails with `OPERATION_ABORTED` when `signal`
+   * aborts and with `OPERATION_FAILED` when more than `bufferSize` events are left unread
+   * (unread events are dropped in both cases).
    *
    * @example
    * ```ts

@@ -2,8 +2,8 @@ import type { VirtError } from 'virtkit';
 
 /**
  * A buffered async iterator fed by the client: events wait in the buffer until read. When
- * the buffer holds more than `limit` unread events the stream ends with `overflow`, so a
- * slow reader learns it missed events instead of growing without bound.
+ * the buffer holds more than `limit` unread events the stream fails with `overflow`, so a
+ * slow reader learns it missed events instead of the buffer growing without bound.
  */
 export class EventStream<E> implements AsyncIterableIterator<E> {
   readonly #buffer: E[] = [];
@@ -29,11 +29,15 @@ export class EventStream<E> implements AsyncIterableIterator<E> {
     if (this.#buffer.length > this.#limit) this.end(this.#overflow());
   }
 
-  /** Ends the stream; buffered events are still read, then `error` (if any) once, then done. */
+  /**
+   * Ends the stream. Without `error`, buffered events are still read, then done; with one,
+   * the buffer is dropped and the next read throws it once.
+   */
   end(error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
+    if (error !== undefined) this.#buffer.length = 0;
     this.#onEnd();
     for (const waiter of this.#waiters.splice(0)) this.#settle(waiter);
   }
