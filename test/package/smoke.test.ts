@@ -20,12 +20,17 @@ describe('built package', () => {
       cjsErrorIsEsmVirtError: true,
       cjsErrorCode: true,
       esmErrorIsCjsVirtError: true,
+      qmp: ['function', 'function'],
+      qmpErrors: [
+        ['NO_CONNECT', true, true, true],
+        ['NO_CONNECT', true, true, true],
+      ],
     });
   });
 });
 
 function newestSource(): number {
-  const out = execFileSync('find', ['src', 'drivers', '-name', '*.ts', '-newer', 'dist/index.js'], {
+  const out = execFileSync('find', ['src', 'drivers', 'qmp', '-name', '*.ts', '-newer', 'dist/index.js'], {
     cwd: root,
     encoding: 'utf8',
   });
