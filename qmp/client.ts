@@ -1,106 +1,22 @@
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import type { VirtError } from 'virtkit';
-import type { QmpArguments, QmpCommandMap, QmpCommandName, QmpCommandReturn } from './commands.js';
-import { commandError, excerpt, guard, protocolError, qmpError } from './errors.js';
+import type { QmpArguments, QmpCommandName, QmpCommandReturn } from './commands.js';
+import { openSocket } from './connect-socket.js';
+import { closedWhile, commandError, eof, excerpt, guard, protocolError, qmpError } from './errors.js';
 import { EventStream } from './event-stream.js';
 import { waitJob, type QmpWaitJobOptions } from './jobs.js';
 import { LineSplitter } from './line-splitter.js';
 import { classify, parseEvent, parseGreeting, type QmpMessage } from './messages.js';
+import type {
+  QmpClientEvents,
+  QmpConnectOptions,
+  QmpEventsOptions,
+  QmpExecuteOptions,
+  QmpExecuteRest,
+  QmpWaitOptions,
+} from './options.js';
 import type { QmpEvent, QmpGreeting, QmpJobInfo } from './types.js';
-
-/**
- * Options of {@link QmpClient.connect}.
- *
- * @public
- */
-export interface QmpConnectOptions {
-  /**
-   * Time allowed for connecting, the greeting and `qmp_capabilities` together.
-   * @defaultValue 10000
-   */
-  readonly timeoutMs?: number;
-  /** Aborts connecting (`OPERATION_ABORTED`). */
-  readonly signal?: AbortSignal;
-  /**
-   * Retry while the socket does not exist yet or refuses connections (a QEMU just spawned),
-   * until `timeoutMs` passes.
-   * @defaultValue false
-   */
-  readonly waitForSocket?: boolean;
-  /** Default timeout of every command, in milliseconds; none by default. */
-  readonly commandTimeoutMs?: number;
-  /**
-   * Longest line accepted from QEMU; a longer one is a protocol error that closes the
-   * connection.
-   * @defaultValue 67108864 (64 MiB)
-   */
-  readonly maxLineBytes?: number;
-}
-
-/**
- * Options of one command.
- *
- * @public
- */
-export interface QmpExecuteOptions {
-  /** Fail with `OPERATION_TIMEOUT` when no reply came in time (overrides `commandTimeoutMs`). */
-  readonly timeoutMs?: number;
-  /** Fail with `OPERATION_ABORTED` when it aborts. */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Options of {@link QmpClient.waitForEvent}.
- *
- * @public
- */
-export interface QmpWaitOptions {
-  /** Fail with `OPERATION_TIMEOUT` after this many milliseconds. */
-  readonly timeoutMs?: number;
-  /** Fail with `OPERATION_ABORTED` when it aborts. */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Options of {@link QmpClient.events}.
- *
- * @public
- */
-export interface QmpEventsOptions {
-  /** Only these events; all by default. */
-  readonly names?: readonly string[];
-  /** Ends the iteration with `OPERATION_ABORTED`. */
-  readonly signal?: AbortSignal;
-  /**
-   * Unread events kept before the iteration fails with `OPERATION_FAILED`.
-   * @defaultValue 10000
-   */
-  readonly bufferSize?: number;
-}
-
-/**
- * The rest parameters of `QmpClient.execute` for a known command: `args` is required
- * when the command has required arguments.
- *
- * @public
- */
-export type QmpExecuteRest<C extends QmpCommandName> = undefined extends QmpCommandMap[C]['args']
-  ? [args?: QmpCommandMap[C]['args'], options?: QmpExecuteOptions]
-  : [args: QmpCommandMap[C]['args'], options?: QmpExecuteOptions];
-
-/**
- * Events of a {@link QmpClient}: `event` for every QMP event, `close` once when the
- * connection ends (with the reason, `undefined` after {@link QmpClient.close}).
- *
- * @public
- */
-export interface QmpClientEvents {
-  /** An asynchronous QMP event. */
-  event: [event: QmpEvent];
-  /** The connection ended. */
-  close: [reason: VirtError | undefined];
-}
 
 interface Pending {
   readonly command: string;
@@ -226,7 +142,7 @@ export class QmpClient implements AsyncDisposable {
     options?: QmpExecuteOptions,
   ): Promise<T>;
   execute(command: string, args?: QmpArguments, options: QmpExecuteOptions = {}): Promise<unknown> {
-    if (this.#state !== 'ready' && !(this.#state === 'greeting' && command === 'qmp_capabilities')) {
+    if (this.#state !== 'ready') {
       return Promise.reject(this.#closedError(command));
     }
     const id = `virtkit-${this.#nextId++}`;
@@ -473,52 +389,4 @@ export class QmpClient implements AsyncDisposable {
       qmpCommand: command,
     });
   }
-}
-
-function closedWhile(
-  what: string,
-  reason: VirtError | undefined,
-  details: Record<string, unknown>,
-): VirtError {
-  const code = reason?.code ?? 'OPERATION_FAILED';
-  const why = reason?.message ?? 'operation failed: QMP connection was closed';
-  return qmpError(code, `${why} (while ${what})`, { ...reason?.details, ...details }, reason);
-}
-
-function eof(path: string, pendingBytes: number, cause?: Error): VirtError {
-  const where = pendingBytes > 0 ? ' in the middle of a message' : '';
-  const message = `operation failed: end of file from QEMU monitor '${path}'${where}`;
-  return qmpError('OPERATION_FAILED', message, { path }, cause);
-}
-
-async function openSocket(path: string, wait: boolean, cancelled: () => boolean): Promise<Socket> {
-  for (;;) {
-    try {
-      return await connectOnce(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const retry = wait && !cancelled() && (code === 'ENOENT' || code === 'ECONNREFUSED');
-      if (!retry) throw connectError(path, err as NodeJS.ErrnoException);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
-
-function connectOnce(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ path });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
-function connectError(path: string, err: NodeJS.ErrnoException): VirtError {
-  const refused = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-  const message = `cannot connect to QMP socket '${path}': ${err.message}`;
-  return refused
-    ? qmpError('NO_CONNECT', message, { path, errno: err.code }, err)
-    : qmpError('SYSTEM_ERROR', message, { path, errno: err.code }, err);
 }

@@ -77,3 +77,21 @@ export function guard<T>(
 function aborted(what: string, details: VirtErrorDetails, signal: AbortSignal | undefined): VirtError {
   return qmpError('OPERATION_ABORTED', `operation aborted: ${what}`, details, signal?.reason);
 }
+
+/** The error a waiter gets when the connection ends for `reason` while it waits. */
+export function closedWhile(
+  what: string,
+  reason: VirtError | undefined,
+  details: Record<string, unknown>,
+): VirtError {
+  const code = reason?.code ?? 'OPERATION_FAILED';
+  const why = reason?.message ?? 'operation failed: QMP connection was closed';
+  return qmpError(code, `${why} (while ${what})`, { ...reason?.details, ...details }, reason);
+}
+
+/** The connection ended (QEMU exited, the socket closed), maybe in the middle of a line. */
+export function eof(path: string, pendingBytes: number, cause?: Error): VirtError {
+  const where = pendingBytes > 0 ? ' in the middle of a message' : '';
+  const message = `operation failed: end of file from QEMU monitor '${path}'${where}`;
+  return qmpError('OPERATION_FAILED', message, { path }, cause);
+}

@@ -7,7 +7,7 @@ export type {
   QmpExecuteOptions,
   QmpExecuteRest,
   QmpWaitOptions,
-} from './client.js';
+} from './options.js';
 export type { QmpWaitJobOptions } from './jobs.js';
 export type {
   QmpArguments,
