@@ -51,6 +51,15 @@ describe('QmpClient handshake', () => {
     expect(err.details.qmpLine).toBe('SSH-2.0-OpenSSH_9.2');
   });
 
+  it('fails with OPERATION_FAILED when the peer hangs up before the greeting', async () => {
+    await using server = await scriptedServer({ greeting: null });
+    const connecting = rejection(QmpClient.connect(server.path));
+    (await server.peer).end();
+    const err = await connecting;
+    expect(err.code).toBe('OPERATION_FAILED');
+    expect(err.message).toContain('end of file from QEMU monitor');
+  });
+
   it('times out when no greeting comes, and aborts', async () => {
     await using server = await scriptedServer({ greeting: null });
     const err = await rejection(QmpClient.connect(server.path, { timeoutMs: 50 }));
