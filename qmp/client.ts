@@ -125,7 +125,7 @@ export class QmpClient implements AsyncDisposable {
    * Sends a command and resolves with its `return` value. Known commands
    * ({@link QmpCommandMap}) are typed; any other takes an explicit result type.
    *
-   * @throws `INTERNAL_ERROR` with `details.qmpClass`, `details.desc` and `details.command`
+   * @throws `INTERNAL_ERROR` with `details.qmpClass`, `details.desc` and `details.qmpCommand`
    * when QEMU answers with an error; `OPERATION_TIMEOUT` / `OPERATION_ABORTED` (the command
    * may still run in QEMU; its late reply is dropped); `OPERATION_FAILED` when the connection
    * ends before the reply; `OPERATION_INVALID` on a closed client; `INVALID_ARG` when the
