@@ -35,7 +35,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['drivers/**/*.ts', 'examples/**/*.ts', 'test/conformance/**/*.ts', 'bench/**/*.ts'],
+    files: [
+      'drivers/**/*.ts',
+      'qmp/**/*.ts',
+      'examples/**/*.ts',
+      'test/conformance/**/*.ts',
+      'bench/**/*.ts',
+    ],
     rules: { 'no-restricted-imports': ['error', publicOnly] },
   },
   {

@@ -5,6 +5,7 @@ const entry = {
   index: 'src/index.ts',
   'drivers/test/index': 'drivers/test/index.ts',
   'drivers/qemu/index': 'drivers/qemu/index.ts',
+  'qmp/index': 'qmp/index.ts',
 };
 
 // Every entry must be a package export and vice versa (unstorage's validatePkg habit).

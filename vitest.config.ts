@@ -6,6 +6,7 @@ const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Mirrors the tsconfig paths: drivers, tests and examples import the public names.
 const alias = [
   { find: /^virtkit\/drivers\/(.*)$/, replacement: r('./drivers/$1/index.ts') },
+  { find: /^virtkit\/qmp$/, replacement: r('./qmp/index.ts') },
   { find: /^virtkit$/, replacement: r('./src/index.ts') },
 ];
 
@@ -17,7 +18,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'drivers/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'drivers/**/*.test.ts', 'qmp/**/*.test.ts', 'test/unit/**/*.test.ts'],
           exclude: ['drivers/**/*.integration.test.ts'],
           testTimeout: 30_000,
         },

@@ -29,7 +29,7 @@ export function pack(destination?: string): { filename: string; files: string[] 
 }
 
 function newestSource(): number {
-  const out = execFileSync('find', ['src', 'drivers', '-name', '*.ts', '-newer', 'dist/index.js'], {
+  const out = execFileSync('find', ['src', 'drivers', 'qmp', '-name', '*.ts', '-newer', 'dist/index.js'], {
     cwd: root,
     encoding: 'utf8',
   });

@@ -9,6 +9,8 @@ const esmTest = await import('virtkit/drivers/test');
 const cjsTest = require('virtkit/drivers/test');
 const esmQemu = await import('virtkit/drivers/qemu');
 const cjsQemu = require('virtkit/drivers/qemu');
+const esmQmp = await import('virtkit/qmp');
+const cjsQmp = require('virtkit/qmp');
 
 const report = {};
 report.distinctCopies = esm.VirtError !== cjs.VirtError;
@@ -38,4 +40,23 @@ try {
   report.esmErrorIsCjsVirtError = err instanceof cjs.VirtError;
 }
 await conn2.close();
+// virtkit/qmp throws the core's own VirtError class (ESM with ESM, CJS with CJS) and its
+// errors pass the brand check of both copies.
+report.qmp = [typeof esmQmp.QmpClient?.connect, typeof cjsQmp.QmpClient?.connect];
+report.qmpErrors = [];
+for (const [qmp, core] of [
+  [esmQmp, esm],
+  [cjsQmp, cjs],
+]) {
+  try {
+    await qmp.QmpClient.connect('/nonexistent/virtkit-smoke/qmp.sock');
+  } catch (err) {
+    report.qmpErrors.push([
+      err.code,
+      err.constructor === core.VirtError,
+      err instanceof esm.VirtError,
+      err instanceof cjs.VirtError,
+    ]);
+  }
+}
 console.log(JSON.stringify(report));

@@ -15,6 +15,11 @@ describe('built package', () => {
       cjsErrorIsEsmVirtError: true,
       cjsErrorCode: true,
       esmErrorIsCjsVirtError: true,
+      qmp: ['function', 'function'],
+      qmpErrors: [
+        ['NO_CONNECT', true, true, true],
+        ['NO_CONNECT', true, true, true],
+      ],
     });
   });
 });
