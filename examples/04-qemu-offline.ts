@@ -27,6 +27,7 @@ export async function main(): Promise<void> {
       <domain type='qemu'>
         <name>demo</name>
         <memory unit='MiB'>64</memory>
+        <os><type arch='x86_64' machine='q35'>hvm</type></os>
         <devices>
           ${disks
             .map(

@@ -15,7 +15,7 @@ function domainXml(dir: string): string {
   const disk = (dev: string) =>
     `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>` +
     `<source file='${join(dir, `${dev}.qcow2`)}'/><target dev='${dev}' bus='virtio'/></disk>`;
-  return `<domain type='qemu'><name>conformance</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu><devices>${disk('vda')}${disk('vdb')}</devices></domain>`;
+  return `<domain type='qemu'><name>conformance</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os><devices>${disk('vda')}${disk('vdb')}</devices></domain>`;
 }
 
 /** Every file under `dir` (the images and the embedded root) with a digest of its content. */
