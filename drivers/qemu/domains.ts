@@ -14,7 +14,6 @@ import {
 import { COMMIT_STEP, metadataSteps, noDomain, type DomainAccess, type QemuContext } from './access.js';
 import { listDir } from './atomic-file.js';
 import { prepareDomainDef } from './domain-config.js';
-import { validateQemuDomain } from './domain-model.js';
 import { isStorableName, namesFromListing } from './layout.js';
 import type { DomainState, MetadataChange } from './metadata.js';
 
@@ -44,7 +43,6 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
     async define(xml, options) {
       assertOptions(options, KNOWN_OPTIONS.defineDomain, 'defineDomain');
       const def = prepareDomainDef(parseDomainXml(xml));
-      validateQemuDomain(def);
       const clash = await findUuidClash(ctx, def);
       if (clash !== undefined) {
         throw new VirtError('OPERATION_FAILED', `domain '${clash}' is already defined with uuid ${def.uuid}`);
