@@ -7,6 +7,8 @@ set -euo pipefail
 SETUP_DEBS=(qemu-utils qemu-system-x86)
 # What the test suite and the benchmarks need on top (test.sh): libvirt's test driver for the
 # differential suite, nbdinfo, and a real libvirtd (../shared/tools/start-libvirtd.sh).
+# The Linux test guest (test/README.md) needs nothing here: its kernel, busybox-static and
+# qemu-guest-agent are fetched with `apt-get download` and unpacked with dpkg-deb, never installed.
 TEST_DEBS=(python3-libvirt libnbd-bin libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
 
 need_node() {
