@@ -42,7 +42,7 @@ export class ConnectionContext {
   }
 
   /** An optional capability of the driver, or `NO_SUPPORT` like libvirt's missing table entry. */
-  capability<K extends 'snapshots' | 'checkpoints' | 'backups'>(
+  capability<K extends 'snapshots' | 'checkpoints' | 'backups' | 'qemu'>(
     key: K,
     fn: string,
   ): NonNullable<DriverConnection[K]> {

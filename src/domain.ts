@@ -25,6 +25,7 @@ import {
   type DomainXmlOptions,
   type JobInfoOptions,
   type ListDisksOptions,
+  type QemuMonitorCommandOptions,
   type SnapshotCreateOptions,
   type SnapshotListOptions,
 } from './options.js';
@@ -342,6 +343,30 @@ export class Domain {
     this.#ctx.assertWritable(fn);
     const ops = this.#ctx.capability('backups', fn);
     await this.#ctx.call(() => ops.abortJob(this.#id));
+  }
+
+  /**
+   * Sends a command to the running QEMU's monitor, for power users and tests (libvirt-qemu's
+   * `virDomainQemuMonitorCommand`): QMP as JSON text, answered with QEMU's reply as JSON text
+   * (`{"return":…}`, or `{"error":…}` when QEMU refuses it), or with `hmp` an HMP line answered
+   * with its output. Changes made this way are not tracked by the driver. qemu driver only.
+   *
+   * @example
+   * ```ts
+   * const reply = JSON.parse(await domain.qemuMonitorCommand('{"execute":"query-status"}'));
+   * console.log(await domain.qemuMonitorCommand('info status', { hmp: true }));
+   * ```
+   *
+   * @throws `NO_SUPPORT` for a driver without QEMU, `OPERATION_DENIED` on a read-only
+   * connection, `OPERATION_INVALID` "domain is not running", `INTERNAL_ERROR` for text that is
+   * not a QMP command.
+   */
+  async qemuMonitorCommand(command: string, options: QemuMonitorCommandOptions = {}): Promise<string> {
+    const fn = 'qemuMonitorCommand';
+    requireString(command, 'cmd', fn);
+    this.#mutating(fn, options, 'qemuMonitorCommand');
+    const ops = this.#ctx.capability('qemu', fn);
+    return this.#ctx.call(() => ops.monitorCommand(this.#id, command, options));
   }
 
   #mutating(fn: string, options: object, known: Parameters<ConnectionContext['checkOptions']>[1]): void {

@@ -288,6 +288,16 @@ export interface DomainDestroyOptions {
 }
 
 /**
+ * Options of {@link Domain.qemuMonitorCommand} (`virDomainQemuMonitorCommandFlags`).
+ *
+ * @public
+ */
+export interface QemuMonitorCommandOptions {
+  /** The command is an HMP line (`info status`), not QMP JSON (`VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP`). */
+  hmp?: boolean;
+}
+
+/**
  * Options of {@link Domain.undefine} (`virDomainUndefineFlagsValues`).
  *
  * @public
@@ -429,6 +439,7 @@ export const KNOWN_OPTIONS = {
   createDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot', 'validate'],
   startDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot'],
   destroyDomain: ['graceful'],
+  qemuMonitorCommand: ['hmp'],
   undefineDomain: [
     'managedSave',
     'snapshotsMetadata',

@@ -191,7 +191,10 @@ export class DomainAccess {
   async #settle(name: string): Promise<string | undefined> {
     if (readTextIfExistsSync(this.#ctx.layout.domainFile(name)) === undefined) {
       this.#cache.delete(name);
-      await rm(this.#ctx.layout.domainRunDir(name), { recursive: true, force: true });
+      // A domain undefined while running stays as a transient one: its QEMU's files stay.
+      const runDir = this.#ctx.layout.domainRunDir(name);
+      if (readTextIfExistsSync(join(runDir, 'status.json')) === undefined)
+        await rm(runDir, { recursive: true, force: true });
       return undefined;
     }
     return this.#bump(name);

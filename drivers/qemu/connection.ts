@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import {
   VirtError,
+  type DomainIdentity,
   type DriverConnection,
   type DriverOpenOptions,
   type ParsedUri,
@@ -18,6 +19,7 @@ import { isStorableName, RootLayout } from './layout.js';
 import { isProcessAlive } from './lock.js';
 import { MetadataStore } from './metadata.js';
 import { QemuImg, QEMU_IMG_MISSING } from './qemu-img.js';
+import { QemuRuntime } from './runtime.js';
 import { createSnapshotOps } from './snapshots.js';
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -87,11 +89,55 @@ export async function openQemuConnection(
   };
   const access = new DomainAccess(ctx);
   await recoverRoot(ctx, access);
+  const runtime = new QemuRuntime(layout, options.events, driverOptions.qemuSystem);
+  // Re-attach once the caller holds the connection (and can listen): a QEMU that died while
+  // nobody was attached is reported as an event then, or by the first call that asks for it.
+  setImmediate(() => void runtime.reattachAll().catch(() => undefined));
+  const offline = offlineOnly(runtime);
   return {
-    domains: createDomainOps(ctx, access),
-    snapshots: createSnapshotOps(ctx, access),
-    checkpoints: createCheckpointOps(ctx, access),
-    async close() {},
+    domains: createDomainOps(ctx, access, runtime),
+    snapshots: offline(createSnapshotOps(ctx, access), {
+      create: 'snapshot creation',
+      revert: 'snapshot revert',
+      delete: 'snapshot deletion',
+    }),
+    checkpoints: offline(createCheckpointOps(ctx, access), {
+      create: 'checkpoint creation',
+      delete: 'checkpoint deletion',
+    }),
+    qemu: {
+      async monitorCommand(domain, command, opts) {
+        await createDomainOps(ctx, access, runtime).refresh(domain);
+        return runtime.monitorCommand(domain.name, command, opts.hmp === true);
+      },
+    },
+    async close() {
+      await runtime.close();
+    },
+  };
+}
+
+/**
+ * Wraps the operations named in `what` so that they refuse a running domain before changing
+ * anything: live snapshots, checkpoints and backups come with QMP support (issue 11).
+ */
+function offlineOnly(runtime: QemuRuntime) {
+  return <T extends object>(ops: T, what: Partial<Record<keyof T, string>>): T => {
+    const wrapped = { ...ops };
+    for (const [key, label] of Object.entries(what) as [keyof T, string][]) {
+      const fn = ops[key] as unknown as (domain: DomainIdentity, ...rest: unknown[]) => Promise<unknown>;
+      (wrapped as Record<keyof T, unknown>)[key] = async (domain: DomainIdentity, ...rest: unknown[]) => {
+        if ((await runtime.status(domain.name)) !== undefined) {
+          throw new VirtError(
+            'OPERATION_UNSUPPORTED',
+            `${label} of a running domain is not supported yet by the qemu driver`,
+            { driver: 'qemu' },
+          );
+        }
+        return fn.call(ops, domain, ...rest);
+      };
+    }
+    return wrapped;
   };
 }
 
@@ -178,15 +224,17 @@ function checkDriverOptions(raw: Readonly<Record<string, unknown>>): {
   driverOptions: QemuDriverOptions;
   faultInjection: FaultInjection | undefined;
 } {
-  const known = ['qemuImg', 'lockTimeoutMs', 'runner'];
+  const known = ['qemuImg', 'qemuSystem', 'lockTimeoutMs', 'runner'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   const bad = (what: string): VirtError =>
     new VirtError('INVALID_ARG', `qemu driverOptions.${what}`, { driver: 'qemu' });
   if (unknown.length > 0) throw bad(`${unknown.join(', ')} unknown (known: ${known.join(', ')})`);
-  const { qemuImg, lockTimeoutMs, runner } = raw;
+  const { qemuImg, qemuSystem, lockTimeoutMs, runner } = raw;
   const faultInjection = (raw as { readonly [FAULT_INJECTION_KEY]?: unknown })[FAULT_INJECTION_KEY];
   if (qemuImg !== undefined && (typeof qemuImg !== 'string' || qemuImg === ''))
     throw bad('qemuImg must be a path');
+  if (qemuSystem !== undefined && (typeof qemuSystem !== 'string' || qemuSystem === ''))
+    throw bad('qemuSystem must be a path');
   if (lockTimeoutMs !== undefined && (typeof lockTimeoutMs !== 'number' || !(lockTimeoutMs >= 0))) {
     throw bad('lockTimeoutMs must be a number >= 0');
   }

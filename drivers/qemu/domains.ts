@@ -16,27 +16,41 @@ import { listDir } from './atomic-file.js';
 import { prepareDomainDef } from './domain-config.js';
 import { isStorableName, namesFromListing } from './layout.js';
 import type { DomainState, MetadataChange } from './metadata.js';
-
-const SHUT_OFF_ONLY =
-  'the qemu driver manages shut-off domains only: it defines them and takes, reverts and deletes snapshots and checkpoints of their disks with qemu-img; running a domain (start, createDomain, reverting to a running or paused state) is not supported yet';
+import type { QemuRuntime } from './runtime.js';
 
 /**
- * Domain definition, lookup and (for now: shut-off only) lifecycle of the qemu driver.
+ * Domain definition, lookup and lifecycle of the qemu driver; running domains are the
+ * {@link QemuRuntime}'s QEMU processes (transient ones exist only there).
  *
  * @internal
  */
-export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainOps {
-  const identity = (def: DomainDef): DomainIdentity => ({ name: def.name, uuid: def.uuid, id: -1 });
+export function createDomainOps(ctx: QemuContext, access: DomainAccess, runtime: QemuRuntime): DomainOps {
+  const identity = async (def: DomainDef): Promise<DomainIdentity> => {
+    const status = await runtime.status(def.name);
+    return { name: def.name, uuid: def.uuid, id: status?.uuid === def.uuid ? status.id : -1 };
+  };
+  const persistentDef = async (name: string): Promise<DomainDef | undefined> =>
+    isStorableName(name) ? ctx.store.readDomainDef(name) : undefined;
+  /** The persistent definition, or the live one of a transient domain. */
+  const anyDef = async (name: string): Promise<DomainDef | undefined> =>
+    (await persistentDef(name)) ?? (isStorableName(name) ? runtime.liveDef(name) : undefined);
   const readDef = async (domain: DomainIdentity): Promise<DomainDef> => {
-    const def = isStorableName(domain.name) ? await ctx.store.readDomainDef(domain.name) : undefined;
+    const def = await anyDef(domain.name);
     if (def === undefined || def.uuid !== domain.uuid) {
       throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${domain.uuid}' (${domain.name})`);
     }
     return def;
   };
-  const notRunning = async (domain: DomainIdentity): Promise<never> => {
+  const allNames = async (): Promise<string[]> => [
+    ...new Set([...(await ctx.store.domainNames()), ...(await runtime.activeNames())]),
+  ];
+  const stateOf = async (name: string): Promise<DomainStateInfo> =>
+    (await runtime.status(name))?.state ??
+    runtime.stoppedState(name) ?? { state: 'shutoff', reason: 'UNKNOWN' };
+  const running = async (domain: DomainIdentity): Promise<void> => {
     await readDef(domain);
-    throw new VirtError('OPERATION_INVALID', 'domain is not running');
+    if ((await runtime.status(domain.name)) === undefined)
+      throw new VirtError('OPERATION_INVALID', 'domain is not running');
   };
 
   return {
@@ -59,28 +73,48 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
         if (state !== undefined) state.def = def;
         return { stored: def, updated: existing !== undefined };
       });
-      ctx.events.domainEvent({
-        domain: identity(stored),
-        event: 'DEFINED',
-        detail: updated ? 'UPDATED' : 'ADDED',
-      });
-      return identity(stored);
+      const id = await identity(stored);
+      ctx.events.domainEvent({ domain: id, event: 'DEFINED', detail: updated ? 'UPDATED' : 'ADDED' });
+      return id;
     },
 
-    async create() {
-      throw new VirtError('OPERATION_UNSUPPORTED', SHUT_OFF_ONLY);
+    async create(xml, options) {
+      assertOptions(options, ['paused'], 'createDomain');
+      const def = prepareDomainDef(parseDomainXml(xml));
+      const clash = await findUuidClash(ctx, def);
+      if (clash !== undefined) {
+        throw new VirtError('OPERATION_FAILED', `domain '${clash}' is already defined with uuid ${def.uuid}`);
+      }
+      const existing = await anyDef(def.name);
+      if (existing !== undefined && existing.uuid !== def.uuid) {
+        throw new VirtError(
+          'OPERATION_FAILED',
+          `domain '${def.name}' already exists with uuid ${existing.uuid}`,
+        );
+      }
+      if ((await runtime.status(def.name)) !== undefined) {
+        throw new VirtError('OPERATION_INVALID', `domain '${def.name}' is already active`);
+      }
+      const persistent = (await persistentDef(def.name)) !== undefined;
+      const paused = options.paused === true;
+      const id = persistent
+        ? await access.read({ name: def.name, uuid: def.uuid, id: -1 }, () =>
+            runtime.start(def, { paused, transient: false }),
+          )
+        : await runtime.start(def, { paused, transient: true });
+      return { name: def.name, uuid: def.uuid, id };
     },
 
     async lookupByName(name) {
-      const def = isStorableName(name) ? await ctx.store.readDomainDef(name) : undefined;
+      const def = await anyDef(name);
       if (def === undefined) throw noDomain(name);
       return identity(def);
     },
 
     async lookupByUuid(uuid) {
       const wanted = uuid.toLowerCase();
-      for (const name of await ctx.store.domainNames()) {
-        const def = await ctx.store.readDomainDef(name);
+      for (const name of await allNames()) {
+        const def = await anyDef(name);
         if (def?.uuid === wanted) return identity(def);
       }
       throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`);
@@ -89,9 +123,11 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
     async list(options) {
       assertOptions(options, KNOWN_OPTIONS.listDomains, 'listDomains');
       const out: DomainIdentity[] = [];
-      for (const name of await ctx.store.domainNames()) {
-        const def = await ctx.store.readDomainDef(name);
-        if (def !== undefined && (await matches(ctx, name, options))) out.push(identity(def));
+      for (const name of await allNames()) {
+        const def = await anyDef(name);
+        if (def === undefined) continue;
+        const persistent = (await persistentDef(name)) !== undefined;
+        if (await matches(ctx, name, options, persistent, await stateOf(name))) out.push(await identity(def));
       }
       return out;
     },
@@ -102,32 +138,67 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess): DomainO
 
     async getXml(domain, options) {
       assertOptions(options, KNOWN_OPTIONS.domainGetXml, 'getXml');
-      return formatDomainXml(await readDef(domain), { secure: options.secure === true });
+      const def = await readDef(domain);
+      const secure = options.secure === true;
+      if (options.inactive !== true) {
+        const live = await runtime.liveXml(domain.name, secure);
+        if (live !== undefined) return live;
+      }
+      return formatDomainXml((await persistentDef(domain.name)) ?? def, { secure });
     },
 
     async getState(domain): Promise<DomainStateInfo> {
       await readDef(domain);
-      return { state: 'shutoff', reason: 'UNKNOWN' };
+      return stateOf(domain.name);
     },
 
     async isPersistent(domain) {
       await readDef(domain);
-      return true;
+      return (await persistentDef(domain.name)) !== undefined;
     },
 
-    async start(domain) {
-      await readDef(domain);
-      throw new VirtError('OPERATION_UNSUPPORTED', SHUT_OFF_ONLY);
+    async start(domain, options) {
+      assertOptions(options, ['paused'], 'start');
+      await access.read(domain, async (state) => {
+        await runtime.start(state.def, { paused: options.paused === true, transient: false });
+      });
     },
-    shutdown: notRunning,
-    destroy: notRunning,
-    suspend: notRunning,
-    resume: notRunning,
+
+    async shutdown(domain) {
+      await running(domain);
+      await runtime.shutdown(domain.name);
+    },
+
+    async destroy(domain, options) {
+      assertOptions(options, ['graceful'], 'destroy');
+      await running(domain);
+      await runtime.destroy(domain.name, options.graceful === true);
+    },
+
+    async suspend(domain) {
+      await running(domain);
+      await runtime.suspend(domain.name);
+    },
+
+    async resume(domain) {
+      await running(domain);
+      await runtime.resume(domain.name);
+    },
 
     async undefine(domain, options) {
       assertOptions(options, KNOWN_OPTIONS.undefineDomain, 'undefineDomain');
+      await readDef(domain);
+      if ((await persistentDef(domain.name)) === undefined)
+        throw new VirtError('OPERATION_INVALID', 'cannot undefine transient domain');
+      const active = (await runtime.status(domain.name)) !== undefined;
       await access.write(domain, 'undefine', {}, async (state, tx) => {
-        await tx.run('undefine', [COMMIT_STEP, ...metadataSteps(undefineChange(ctx, state, options))]);
+        // libvirt: a running domain becomes transient and keeps its snapshot and checkpoint
+        // metadata until it stops.
+        const change: MetadataChange = active
+          ? { writes: [], removes: [ctx.layout.domainFile(state.name)] }
+          : undefineChange(ctx, state, options);
+        await tx.run('undefine', [COMMIT_STEP, ...metadataSteps(change)]);
+        if (active) await runtime.makeTransient(state.name);
       });
       ctx.events.domainEvent({ domain, event: 'UNDEFINED', detail: 'REMOVED' });
     },
@@ -171,14 +242,25 @@ async function findUuidClash(ctx: QemuContext, def: DomainDef): Promise<string |
 }
 
 /** Filter groups of `listDomains`: within a group, no key or every key means no filter. */
-async function matches(ctx: QemuContext, name: string, o: ListDomainsOptions): Promise<boolean> {
+async function matches(
+  ctx: QemuContext,
+  name: string,
+  o: ListDomainsOptions,
+  persistent: boolean,
+  state: DomainStateInfo,
+): Promise<boolean> {
   const group = (keys: readonly (keyof ListDomainsOptions)[], value: keyof ListDomainsOptions): boolean => {
     const set = keys.filter((k) => o[k] === true);
     return set.length === 0 || set.length === keys.length || set.includes(value);
   };
-  if (!group(['active', 'inactive'], 'inactive')) return false;
-  if (!group(['persistent', 'transient'], 'persistent')) return false;
-  if (!group(['running', 'paused', 'shutoff', 'other'], 'shutoff')) return false;
+  const active = state.state !== 'shutoff';
+  if (!group(['active', 'inactive'], active ? 'active' : 'inactive')) return false;
+  if (!group(['persistent', 'transient'], persistent ? 'persistent' : 'transient')) return false;
+  const kind =
+    state.state === 'running' || state.state === 'paused' || state.state === 'shutoff'
+      ? state.state
+      : 'other';
+  if (!group(['running', 'paused', 'shutoff', 'other'], kind)) return false;
   const snaps = namesFromListing(await listDir(ctx.layout.snapshotDir(name))).length > 0;
   if (!group(['hasSnapshot', 'noSnapshot'], snaps ? 'hasSnapshot' : 'noSnapshot')) return false;
   const chks = namesFromListing(await listDir(ctx.layout.checkpointDir(name))).length > 0;

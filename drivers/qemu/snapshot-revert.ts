@@ -26,7 +26,7 @@ import { clearRevertDisks, metadataPaths } from './metadata-paths.js';
 import { droppedImages, revertExternal } from './snapshot-revert-external.js';
 
 const PART_2 =
-  'the qemu driver manages shut-off domains only: it defines them and takes, reverts and deletes snapshots and checkpoints of their disks with qemu-img; running a domain (start, createDomain, reverting to a running or paused state) is not supported yet';
+  'reverting to a running or paused state (a snapshot with memory, or the running/paused option) is not supported yet by the qemu driver: it reverts the disks of shut-off domains';
 
 /**
  * `virDomainRevertToSnapshot` for a shut-off domain and an internal snapshot, all-or-nothing

@@ -24,6 +24,8 @@ export interface TestDriverOptions {
 export interface QemuDriverOptions {
   /** Path of the qemu-img binary. @defaultValue `'qemu-img'` from PATH */
   readonly qemuImg?: string;
+  /** Path of the QEMU system emulator that runs domains. @defaultValue `'qemu-system-x86_64'` from PATH */
+  readonly qemuSystem?: string;
   /** How long an operation waits for another process holding the domain. @defaultValue 30000 */
   readonly lockTimeoutMs?: number;
   /**

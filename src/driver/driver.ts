@@ -16,6 +16,7 @@ import type {
   DomainUndefineOptions,
   DomainXmlOptions,
   JobInfoOptions,
+  QemuMonitorCommandOptions,
   ListDomainsOptions,
   MomentDeleteOptions,
   SnapshotChildrenOptions,
@@ -171,6 +172,8 @@ export interface DriverConnection {
   readonly checkpoints?: CheckpointOps;
   /** Backup jobs. */
   readonly backups?: BackupOps;
+  /** QEMU-specific calls (libvirt-qemu). */
+  readonly qemu?: QemuOps;
   /** Releases everything; called once by the core. Running domains keep running. */
   close(): Promise<void>;
 }
@@ -392,4 +395,24 @@ export interface BackupOps {
    * @throws `OPERATION_INVALID` "no job is active on the domain".
    */
   abortJob(domain: DomainIdentity): Promise<void>;
+}
+
+/**
+ * QEMU-specific calls (`libvirt-qemu`), offered by drivers that run QEMU.
+ *
+ * @public
+ */
+export interface QemuOps {
+  /**
+   * Passes a command to the running QEMU's monitor (`virDomainQemuMonitorCommand`): QMP as JSON
+   * text, answered with QEMU's reply as JSON text (errors included), or with `hmp` an HMP line,
+   * answered with its output.
+   *
+   * @throws `OPERATION_INVALID` "domain is not running".
+   */
+  monitorCommand(
+    domain: DomainIdentity,
+    command: string,
+    options: QemuMonitorCommandOptions,
+  ): Promise<string>;
 }

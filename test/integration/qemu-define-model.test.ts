@@ -1,5 +1,5 @@
-// defineDomain does not run the qemu domain model yet (shut-off domains only): real-world XML
-// that the running model refuses still defines and snapshots offline.
+// defineDomain does not run the qemu domain model (start does): real-world XML that the running
+// model refuses still defines and snapshots offline.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from 'virtkit';
 import { validateQemuDomain } from '../../drivers/qemu/domain-model.js';
