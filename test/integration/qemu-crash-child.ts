@@ -6,7 +6,11 @@ import { runOperation } from './qemu-crash-scenarios.js';
 
 const FAULT_INJECTION = Symbol.for('virtkit.qemu.faultInjection');
 const [uri = '', operation = '', killAt = '-1', lockTimeout = '30000'] = process.argv.slice(2);
+// A fixed clock far from the setup's: names made from the time (revert overlays
+// `vda.revert-<seconds>`) are then the same in the reference run and in every killed run, and
+// never collide with the setup's own (which would add a `-1` suffix in one run and not another).
 const conn = await connect(uri, {
+  clock: () => 4_102_444_800_000,
   driverOptions: {
     ...(Number(killAt) >= 0 ? { [FAULT_INJECTION]: { killAtStep: Number(killAt) } } : {}),
     lockTimeoutMs: Number(lockTimeout),
