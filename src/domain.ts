@@ -20,6 +20,7 @@ import {
   type CheckpointCreateOptions,
   type CheckpointListOptions,
   type DomainDestroyOptions,
+  type DomainShutdownOptions,
   type DomainStartOptions,
   type DomainUndefineOptions,
   type DomainXmlOptions,
@@ -121,10 +122,23 @@ export class Domain {
     await this.#call('start', (d) => d.start(this.#id, options));
   }
 
-  /** Asks the guest to shut down. @throws `OPERATION_INVALID` "domain is not running". */
-  async shutdown(): Promise<void> {
-    this.#ctx.assertWritable('shutdown');
-    await this.#call('shutdown', (d) => d.shutdown(this.#id));
+  /**
+   * Asks the guest to shut down (`virDomainShutdown`: the ACPI power button on the qemu
+   * driver) and returns once the request is sent, as libvirt does. With `waitMs` it waits
+   * until the domain is shut off instead.
+   *
+   * @example
+   * ```ts
+   * await domain.shutdown({ waitMs: 60_000 }); // shut off, or OPERATION_TIMEOUT and still running
+   * ```
+   *
+   * @throws `OPERATION_INVALID` "domain is not running", `OPERATION_TIMEOUT` "domain 'x' did not
+   * shut down within N ms (…)" when `waitMs` passed with the domain still active (it is left
+   * running), `OPERATION_ABORTED` when `signal` fires during the wait.
+   */
+  async shutdown(options: DomainShutdownOptions = {}): Promise<void> {
+    this.#mutating('shutdown', options, 'shutdownDomain');
+    await this.#call('shutdown', (d) => d.shutdown(this.#id, options));
   }
 
   /** Stops the domain at once. @throws `OPERATION_INVALID` "domain is not running". */

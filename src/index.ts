@@ -43,6 +43,7 @@ export {
   type DomainCreateOptions,
   type DomainDefineOptions,
   type DomainDestroyOptions,
+  type DomainShutdownOptions,
   type QemuMonitorCommandOptions,
   type DomainStartOptions,
   type DomainUndefineOptions,

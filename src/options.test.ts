@@ -39,6 +39,18 @@ describe('assertOptions', () => {
     ).toBeUndefined();
   });
 
+  it('takes durations (waitMs) as finite numbers >= 0', () => {
+    const known = KNOWN_OPTIONS.shutdownDomain;
+    expect(
+      codeOf(() => assertOptions({ waitMs: 0, signal: AbortSignal.abort() }, known, 'shutdown')),
+    ).toBeUndefined();
+    for (const waitMs of [-1, Number.POSITIVE_INFINITY, '10', true]) {
+      expect(codeOf(() => assertOptions({ waitMs }, known, 'shutdown'))).toBe(
+        "INVALID_ARG: invalid value for option 'waitMs' in function shutdown",
+      );
+    }
+  });
+
   it('refuses non-objects', () => {
     expect(codeOf(() => assertOptions([] as never, ['a'], 'f'))).toMatch(/^INVALID_ARG/);
     expect(codeOf(() => assertOptions(5 as never, ['a'], 'f'))).toMatch(/^INVALID_ARG/);

@@ -288,6 +288,23 @@ export interface DomainDestroyOptions {
 }
 
 /**
+ * Options of {@link Domain.shutdown}. libvirt's `virDomainShutdown` returns once the ACPI power
+ * button is pressed; `waitMs` is virtkit's addition (libvirt has no such flag).
+ *
+ * @public
+ */
+export interface DomainShutdownOptions {
+  /**
+   * Wait up to this many milliseconds for the domain to be shut off; if it is still active
+   * then, `OPERATION_TIMEOUT` is thrown and the domain is left running. Without it, shutdown
+   * returns as soon as the request is sent.
+   */
+  waitMs?: number;
+  /** Stops the wait (`OPERATION_ABORTED`); the power-button request already sent stays sent. */
+  signal?: AbortSignal;
+}
+
+/**
  * Options of {@link Domain.qemuMonitorCommand} (`virDomainQemuMonitorCommandFlags`).
  *
  * @public
@@ -439,6 +456,7 @@ export const KNOWN_OPTIONS = {
   createDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot', 'validate'],
   startDomain: ['paused', 'autodestroy', 'bypassCache', 'forceBoot'],
   destroyDomain: ['graceful'],
+  shutdownDomain: ['waitMs', 'signal'],
   qemuMonitorCommand: ['hmp'],
   undefineDomain: [
     'managedSave',
@@ -474,10 +492,13 @@ export const KNOWN_OPTIONS = {
  */
 export type OptionsFunction = keyof typeof KNOWN_OPTIONS;
 
+/** Options whose value is a duration in milliseconds (a finite number >= 0), not a flag. */
+const DURATION_OPTIONS: readonly string[] = ['waitMs'];
+
 /**
  * Checks an options object the way libvirt's `virCheckFlags` checks a flag word: every key
- * must be one of `allowed`, flags must be booleans, `signal` an AbortSignal and `onProgress`
- * a function. Drivers call it with the subset they implement.
+ * must be one of `allowed`, flags must be booleans, `signal` an AbortSignal, `onProgress`
+ * a function and a duration (`waitMs`) a finite number >= 0. Drivers call it with the subset they implement.
  *
  * @throws `INVALID_ARG` "unsupported flags (…) in function …" for an unknown key, or
  * "invalid value for option '…'" for a value of the wrong type.
@@ -537,7 +558,9 @@ function checkOptionValue(key: string, value: unknown, fn: string): void {
       ? isAbortSignal(value)
       : key === 'onProgress'
         ? typeof value === 'function'
-        : typeof value === 'boolean';
+        : DURATION_OPTIONS.includes(key)
+          ? typeof value === 'number' && Number.isFinite(value) && value >= 0
+          : typeof value === 'boolean';
   if (!ok) {
     throw new VirtError('INVALID_ARG', `invalid value for option '${key}' in function ${fn}`);
   }

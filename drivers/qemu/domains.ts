@@ -164,9 +164,10 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess, runtime:
       });
     },
 
-    async shutdown(domain) {
+    async shutdown(domain, options) {
+      assertOptions(options, KNOWN_OPTIONS.shutdownDomain, 'shutdown');
       await running(domain);
-      await runtime.shutdown(domain.name);
+      await runtime.shutdown(domain.name, options);
     },
 
     async destroy(domain, options) {

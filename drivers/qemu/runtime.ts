@@ -74,6 +74,7 @@ const RUNTIME_FILES = ['pid', 'qmp.sock', 'cmd.sock', 'status.json', 'live.xml',
 const liveOwners = new Set<string>();
 
 const POLL_MS = 500;
+const SHUTDOWN_POLL_MS = 20;
 const TERM_GRACE_MS = 3000;
 const KILL_WAIT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -275,10 +276,37 @@ export class QemuRuntime {
     this.#finish(live);
   }
 
-  /** `virDomainShutdown`: sends the ACPI power button (`system_powerdown`) and returns. */
-  async shutdown(name: string): Promise<void> {
+  /**
+   * `virDomainShutdown`: sends the ACPI power button (`system_powerdown`) and returns; with
+   * `waitMs`, waits for this QEMU to be gone (its STOPPED reported) first.
+   */
+  async shutdown(name: string, options: { waitMs?: number; signal?: AbortSignal }): Promise<void> {
     const live = await this.#require(name);
     await this.#command(live, 'system_powerdown');
+    const { waitMs, signal } = options;
+    if (waitMs === undefined) return;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (live.finished) return;
+      if (!isOurs(live.status)) {
+        // QEMU exited: report it now rather than when the monitor's close is noticed.
+        this.#finish(live);
+        return;
+      }
+      if (signal?.aborted === true) {
+        throw new VirtError('OPERATION_ABORTED', `shutdown of domain '${name}' was cancelled while waiting`, {
+          cause: signal.reason,
+        });
+      }
+      if (Date.now() >= deadline || this.#closing) {
+        throw new VirtError(
+          'OPERATION_TIMEOUT',
+          `domain '${name}' did not shut down within ${waitMs} ms (the guest ignored the ACPI power button?)`,
+          { driver: 'qemu', details: { waitMs } },
+        );
+      }
+      await sleep(Math.min(SHUTDOWN_POLL_MS, Math.max(1, deadline - Date.now())));
+    }
   }
 
   async suspend(name: string): Promise<void> {

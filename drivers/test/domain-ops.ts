@@ -33,7 +33,7 @@ export function testDomainOps(world: TestWorld): DomainOps {
     getState: async (domain) => stateOf(world.require(domain)),
     isPersistent: async (domain) => world.require(domain).persistent,
     start: async (domain, options) => startDomain(world, domain, options),
-    shutdown: async (domain) => shutdownDomain(world, domain),
+    shutdown: async (domain, options) => shutdownDomain(world, domain, options),
     destroy: async (domain, options) => destroyDomain(world, domain, options),
     suspend: async (domain) => suspendDomain(world, domain),
     resume: async (domain) => resumeDomain(world, domain),

@@ -158,6 +158,26 @@ describe('lifecycle', () => {
     await d.shutdown();
     expect(await d.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
     expect(w.events).toEqual([]);
+    // it never shuts off by itself: waiting for it fails at once, and it keeps running
+    expect(await outcome(d.shutdown({ waitMs: 5000 }))).toBe(
+      "OPERATION_TIMEOUT: domain 'r' did not shut down within 5000 ms (the guest ignored the ACPI power button?)",
+    );
+    expect(await d.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+  });
+
+  it('shutdown({ waitMs }) returns shut off; bad options are INVALID_ARG before anything changes', async () => {
+    await using w = await openWorld();
+    const d = w.domain;
+    expect(await outcome(d.shutdown({ waitMs: Number.NaN }))).toBe(
+      "INVALID_ARG: invalid value for option 'waitMs' in function shutdown",
+    );
+    expect(await outcome(d.shutdown({ force: true } as never))).toBe(
+      'INVALID_ARG: unsupported flags (force) in function shutdown',
+    );
+    expect(await d.getState()).toEqual({ state: 'running', reason: 'UNKNOWN' });
+    await d.shutdown({ waitMs: 0 });
+    expect(await d.getState()).toEqual({ state: 'shutoff', reason: 'SHUTDOWN' });
+    expect(w.events).toEqual(['test STOPPED/SHUTDOWN']);
   });
 });
 

@@ -4,6 +4,7 @@ import {
   VirtError,
   type DomainDestroyOptions,
   type DomainIdentity,
+  type DomainShutdownOptions,
   type DomainStartOptions,
 } from 'virtkit';
 import { abortJobForStop } from './backup-job.js';
@@ -30,14 +31,35 @@ export function startDomain(world: TestWorld, domain: DomainIdentity, options: D
 
 /**
  * `virDomainShutdown`: the guest powers off and `<on_poweroff>` decides what follows
- * (`destroy` and `preserve` stop it, `restart` keeps it running).
+ * (`destroy` and `preserve` stop it, `restart` keeps it running). The test driver's guest
+ * acts at once, so `waitMs` needs no waiting: the domain is shut off now, or it never will be
+ * by itself (restart, or a backup holding it paused) and the wait fails at once.
  *
- * @throws `OPERATION_INVALID` "domain is not running".
+ * @throws `OPERATION_INVALID` "domain is not running", `OPERATION_TIMEOUT` with `waitMs`
+ * when the domain stays active.
  * @internal
  */
-export function shutdownDomain(world: TestWorld, domain: DomainIdentity): void {
+export function shutdownDomain(
+  world: TestWorld,
+  domain: DomainIdentity,
+  options: DomainShutdownOptions = {},
+): void {
+  assertOptions(options, KNOWN_OPTIONS.shutdownDomain, 'shutdown');
   const dom = world.require(domain);
   if (!isActive(dom)) throw new VirtError('OPERATION_INVALID', 'domain is not running');
+  powerOff(world, dom);
+  if (options.waitMs !== undefined && isActive(dom)) throw shutdownTimeout(dom.def.name, options.waitMs);
+}
+
+/** `OPERATION_TIMEOUT` of `shutdown` with `waitMs` (the qemu driver's wording). */
+function shutdownTimeout(name: string, waitMs: number): VirtError {
+  return new VirtError(
+    'OPERATION_TIMEOUT',
+    `domain '${name}' did not shut down within ${waitMs} ms (the guest ignored the ACPI power button?)`,
+  );
+}
+
+function powerOff(world: TestWorld, dom: TestDomain): void {
   const action = lifecycleAction(dom.def, 'on_poweroff');
   if (action === 'restart' || action === 'rename-restart') {
     dom.state = 'running';

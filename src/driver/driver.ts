@@ -12,6 +12,7 @@ import type {
   DomainCreateOptions,
   DomainDefineOptions,
   DomainDestroyOptions,
+  DomainShutdownOptions,
   DomainStartOptions,
   DomainUndefineOptions,
   DomainXmlOptions,
@@ -224,11 +225,14 @@ export interface DomainOps {
   start(domain: DomainIdentity, options: DomainStartOptions): Promise<void>;
   /**
    * Asks the guest to power off; `<on_poweroff>` decides whether it stops (STOPPED/SHUTDOWN,
-   * a transient domain disappears) or restarts.
+   * a transient domain disappears) or restarts. Returns once the request is sent; with
+   * `options.waitMs` (already checked by the core), once the domain is shut off.
    *
-   * @throws `OPERATION_INVALID` "domain is not running".
+   * @throws `OPERATION_INVALID` "domain is not running", `OPERATION_TIMEOUT` "domain 'x' did
+   * not shut down within N ms (…)" when the wait ends with the domain still active (left
+   * running), `OPERATION_ABORTED` when `options.signal` fires during the wait.
    */
-  shutdown(domain: DomainIdentity): Promise<void>;
+  shutdown(domain: DomainIdentity, options: DomainShutdownOptions): Promise<void>;
   /**
    * Stops the domain at once, failing a running backup job; emits STOPPED/DESTROYED and drops a
    * transient domain.

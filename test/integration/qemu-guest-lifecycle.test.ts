@@ -166,6 +166,23 @@ describe.runIf(GUEST !== undefined)('qemu driver: the Linux test guest through t
     );
   });
 
+  it('shutdown({ waitMs }) returns once the guest is shut off, its STOPPED already reported', async () => {
+    const { dom } = await boot('wait');
+    agent!.close();
+    agent = undefined;
+    const t1 = performance.now();
+    await dom.shutdown({ waitMs: SHUTDOWN_TIMEOUT_MS }).catch(diagnose('wait'));
+    const waitedMs = performance.now() - t1;
+    expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'SHUTDOWN' });
+    expect(eventsOf('wait')).toEqual([
+      'DEFINED/ADDED',
+      'STARTED/BOOTED',
+      'SHUTDOWN/GUEST',
+      'STOPPED/SHUTDOWN',
+    ]);
+    console.log(`guest lifecycle: shutdown({ waitMs }) → shut off ${waitedMs.toFixed(0)} ms`);
+  });
+
   it('suspend() silences the agent and resume() brings it back', async () => {
     const { dom } = await boot('pause');
     await dom.suspend();

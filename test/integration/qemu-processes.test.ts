@@ -180,6 +180,38 @@ describe.runIf(QEMU !== undefined)('qemu driver: running domains (guest-less, TC
     ]);
   });
 
+  it('shutdown({ waitMs }): a guest-less domain ignores ACPI, OPERATION_TIMEOUT leaves it running', async () => {
+    const conn = await connection();
+    const dom = await conn.defineDomain(guestXml('w1'));
+    await dom.start();
+    recordPid('w1');
+    expect(await codeOf(dom.shutdown({ waitMs: -1 }))).toBe('INVALID_ARG');
+    expect(await codeOf(dom.shutdown({ waitMs: '5' } as never))).toBe('INVALID_ARG');
+    expect(await codeOf(dom.shutdown({ bogus: true } as never))).toBe('INVALID_ARG');
+    const t0 = Date.now();
+    const err = await dom.shutdown({ waitMs: 800 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const waited = Date.now() - t0;
+    expect(isVirtError(err) && err.code).toBe('OPERATION_TIMEOUT');
+    expect((err as Error).message).toBe(
+      "domain 'w1' did not shut down within 800 ms (the guest ignored the ACPI power button?)",
+    );
+    expect(waited).toBeGreaterThanOrEqual(790);
+    expect(waited).toBeLessThan(5000);
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+    // the wait can be cancelled; the request stays sent, the domain keeps running
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    expect(await codeOf(dom.shutdown({ waitMs: 60_000, signal: ac.signal }))).toBe('OPERATION_ABORTED');
+    expect(await codeOf(dom.shutdown({ signal: AbortSignal.abort() }))).toBe('OPERATION_ABORTED');
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+    expect(events).toEqual(['w1:DEFINED/ADDED', 'w1:STARTED/BOOTED']);
+    await dom.destroy();
+    expect(await codeOf(dom.shutdown({ waitMs: 100 }))).toBe('OPERATION_INVALID');
+  });
+
   it('QEMU killed under the SDK: state shutoff/CRASHED and STOPPED/FAILED', async () => {
     const conn = await connection();
     const dom = await conn.defineDomain(guestXml('k1'));
