@@ -85,6 +85,7 @@ export async function connect<const U extends string>(
   };
   const events: DriverEventSink = {
     domainEvent: (e) => deliver((c) => c.dispatchDomainEvent(e.domain, e.event, e.detail)),
+    domainReboot: (e) => deliver((c) => c.dispatchDomainReboot(e.domain)),
     jobCompleted: (e) => deliver((c) => c.dispatchJobCompleted(e.domain, e.info)),
     recovery: (e) => {
       options.onRecovery?.(e);

@@ -286,6 +286,21 @@ describe('Connection', () => {
     expect(seen).toHaveBeenCalledTimes(1);
   });
 
+  it('forwards a driver reboot as domain-reboot with a handle, apart from domain-event', async () => {
+    const { conn, emit } = await open();
+    const reboots = vi.fn();
+    const lifecycle = vi.fn();
+    conn.on('domain-reboot', reboots);
+    conn.on('domain-event', lifecycle);
+    emit()!.domainReboot({ domain: DOM });
+    expect(reboots).toHaveBeenCalledTimes(1);
+    expect(reboots.mock.calls[0]![0].domain.name).toBe('d1');
+    expect(lifecycle).not.toHaveBeenCalled();
+    await conn.close();
+    emit()!.domainReboot({ domain: DOM });
+    expect(reboots).toHaveBeenCalledTimes(1);
+  });
+
   it('closes once; later calls fail with INVALID_CONN', async () => {
     const { conn, calls } = await open();
     const d = await conn.lookupDomainByName('d1');

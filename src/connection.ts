@@ -31,6 +31,18 @@ export interface DomainEvent<E extends DomainEventType = DomainEventType> {
 }
 
 /**
+ * A guest reset (`VIR_DOMAIN_EVENT_ID_REBOOT`): the guest rebooted, or was reset from the
+ * monitor (QMP `system_reset`), and keeps running — a separate event from the lifecycle
+ * `domain-event`, which reports nothing for it (as in libvirt).
+ *
+ * @public
+ */
+export interface DomainRebootEvent {
+  /** A new handle to the domain that was reset. */
+  readonly domain: Domain;
+}
+
+/**
  * Completion of an asynchronous domain job such as a backup (`VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`).
  *
  * @public
@@ -50,6 +62,8 @@ export interface JobCompletedEvent {
 export interface ConnectionEvents {
   /** A domain lifecycle change (started, stopped, suspended, …), including those caused by snapshots. */
   'domain-event': [event: DomainEvent];
+  /** A running domain was reset (guest reboot or `system_reset`); it keeps running. */
+  'domain-reboot': [event: DomainRebootEvent];
   /** An asynchronous job such as a backup ended (completed, failed or cancelled). */
   'job-completed': [event: JobCompletedEvent];
   /**
@@ -219,6 +233,16 @@ export class Connection {
       detailCode: domainEventDetailCode(event, detail as never),
     } as DomainEvent;
     this.#emitter.emit('domain-event', payload);
+  }
+
+  /**
+   * Emits `domain-reboot` for a driver's guest reset; ignored once the connection is closed.
+   *
+   * @internal
+   */
+  dispatchDomainReboot(domain: DomainIdentity): void {
+    if (this.closed || this.#emitter.listenerCount('domain-reboot') === 0) return;
+    this.#emitter.emit('domain-reboot', { domain: this.#domain(domain) });
   }
 
   /**

@@ -13,7 +13,13 @@ export type {
   TestDriverOptions,
   UriScheme,
 } from './driver/driver-options.js';
-export { Connection, type ConnectionEvents, type DomainEvent, type JobCompletedEvent } from './connection.js';
+export {
+  Connection,
+  type ConnectionEvents,
+  type DomainEvent,
+  type DomainRebootEvent,
+  type JobCompletedEvent,
+} from './connection.js';
 export { Domain } from './domain.js';
 export { DomainSnapshot } from './snapshot.js';
 export { DomainCheckpoint } from './checkpoint.js';
@@ -93,6 +99,7 @@ export type {
   DriverConnection,
   QemuOps,
   DriverDomainEvent,
+  DriverDomainRebootEvent,
   DriverEventSink,
   DriverJobCompletedEvent,
   DriverOpenOptions,

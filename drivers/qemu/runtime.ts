@@ -493,8 +493,13 @@ export class QemuRuntime {
         this.#transition(live, { state: 'shutdown', reason: 'USER' }, 'SHUTDOWN', guest ? 'GUEST' : 'HOST');
         break;
       }
+      case 'RESET':
+        // libvirt's qemuProcessHandleReset: the REBOOT event, not a lifecycle event.
+        this.#events.domainReboot({
+          domain: { name: live.name, uuid: live.status.uuid, id: live.status.id },
+        });
+        break;
       default:
-        // RESET is libvirt's REBOOT event, not a lifecycle event.
         break;
     }
   }

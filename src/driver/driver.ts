@@ -70,6 +70,16 @@ export interface DriverJobCompletedEvent {
 }
 
 /**
+ * A guest reset, as a driver reports it (libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`).
+ *
+ * @public
+ */
+export interface DriverDomainRebootEvent {
+  /** The domain that was reset. */
+  readonly domain: DomainIdentity;
+}
+
+/**
  * What a driver reports while it finishes or undoes an operation that a crashed process (or
  * a failed step after the commit point) left unfinished; see {@link RecoveryEvent}.
  *
@@ -103,6 +113,11 @@ export interface DriverEventSink {
    * synchronously, and events sent during `open` are delivered when the connection exists.
    */
   domainEvent(event: DriverDomainEvent): void;
+  /**
+   * Reports a guest reset (reboot) of a running domain that keeps running
+   * (`VIR_DOMAIN_EVENT_ID_REBOOT`; no lifecycle event accompanies it); emits `domain-reboot`.
+   */
+  domainReboot(event: DriverDomainRebootEvent): void;
   /** Reports the end of an asynchronous job once its final statistics are recorded; emits `job-completed`. */
   jobCompleted(event: DriverJobCompletedEvent): void;
   /**

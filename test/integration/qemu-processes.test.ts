@@ -212,6 +212,24 @@ describe.runIf(QEMU !== undefined)('qemu driver: running domains (guest-less, TC
     expect(await codeOf(dom.shutdown({ waitMs: 100 }))).toBe('OPERATION_INVALID');
   });
 
+  it('QMP RESET (system_reset) is domain-reboot, not a lifecycle event; the domain keeps running', async () => {
+    const conn = await connection();
+    const reboots: string[] = [];
+    conn.on('domain-reboot', (e) => reboots.push(`${e.domain.name}#${e.domain.uuid.length}`));
+    const dom = await conn.defineDomain(guestXml('b1'));
+    await dom.start();
+    recordPid('b1');
+    expect(reboots).toEqual([]);
+    expect(JSON.parse(await dom.qemuMonitorCommand('{"execute":"system_reset"}'))).toEqual({ return: {} });
+    await until('domain-reboot', () => reboots.length === 1);
+    expect(reboots).toEqual(['b1#36']);
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+    await dom.qemuMonitorCommand('system_reset', { hmp: true });
+    await until('second domain-reboot', () => reboots.length === 2);
+    expect(events).toEqual(['b1:DEFINED/ADDED', 'b1:STARTED/BOOTED']);
+    await dom.destroy();
+  });
+
   it('QEMU killed under the SDK: state shutoff/CRASHED and STOPPED/FAILED', async () => {
     const conn = await connection();
     const dom = await conn.defineDomain(guestXml('k1'));
