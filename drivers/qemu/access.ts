@@ -115,6 +115,20 @@ export class DomainAccess {
     });
   }
 
+  /**
+   * Runs a lifecycle change of domain `name` (start, create, shutdown, destroy, suspend,
+   * resume) with its lock held, so that two processes never start one domain twice; `fn`
+   * gets the loaded state when the domain is persistent (a transient one has none). Nothing
+   * is written to the metadata.
+   */
+  async lifecycle<T>(
+    name: string,
+    operation: string,
+    fn: (state: DomainState | undefined) => Promise<T>,
+  ): Promise<T> {
+    return this.#locked(name, operation, false, async () => fn(await this.#load(name)));
+  }
+
   /** Finishes a crashed operation of `name`, if any (used on connect). */
   async recover(name: string): Promise<void> {
     await this.#locked(name, 'recover', true, async () => undefined);

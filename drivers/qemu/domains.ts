@@ -85,23 +85,21 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess, runtime:
       if (clash !== undefined) {
         throw new VirtError('OPERATION_FAILED', `domain '${clash}' is already defined with uuid ${def.uuid}`);
       }
-      const existing = await anyDef(def.name);
-      if (existing !== undefined && existing.uuid !== def.uuid) {
-        throw new VirtError(
-          'OPERATION_FAILED',
-          `domain '${def.name}' already exists with uuid ${existing.uuid}`,
-        );
-      }
-      if ((await runtime.status(def.name)) !== undefined) {
-        throw new VirtError('OPERATION_INVALID', `domain '${def.name}' is already active`);
-      }
-      const persistent = (await persistentDef(def.name)) !== undefined;
       const paused = options.paused === true;
-      const id = persistent
-        ? await access.read({ name: def.name, uuid: def.uuid, id: -1 }, () =>
-            runtime.start(def, { paused, transient: false }),
-          )
-        : await runtime.start(def, { paused, transient: true });
+      // Under the domain's lock: of two processes creating it at once, one starts it.
+      const id = await access.lifecycle(def.name, 'create', async (state) => {
+        const existing = state?.def ?? (await runtime.liveDef(def.name));
+        if (existing !== undefined && existing.uuid !== def.uuid) {
+          throw new VirtError(
+            'OPERATION_FAILED',
+            `domain '${def.name}' already exists with uuid ${existing.uuid}`,
+          );
+        }
+        if ((await runtime.status(def.name)) !== undefined) {
+          throw new VirtError('OPERATION_INVALID', `domain '${def.name}' is already active`);
+        }
+        return runtime.start(def, { paused, transient: state === undefined });
+      });
       return { name: def.name, uuid: def.uuid, id };
     },
 
@@ -159,7 +157,14 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess, runtime:
 
     async start(domain, options) {
       assertOptions(options, ['paused'], 'start');
-      await access.read(domain, async (state) => {
+      await readDef(domain);
+      // Under the domain's lock: of two processes starting it at once, one spawns QEMU.
+      await access.lifecycle(domain.name, 'start', async (state) => {
+        if ((await runtime.status(domain.name)) !== undefined)
+          throw new VirtError('OPERATION_INVALID', 'domain is already running');
+        if (state === undefined || state.def.uuid !== domain.uuid) {
+          throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${domain.uuid}' (${domain.name})`);
+        }
         await runtime.start(state.def, { paused: options.paused === true, transient: false });
       });
     },
@@ -167,23 +172,28 @@ export function createDomainOps(ctx: QemuContext, access: DomainAccess, runtime:
     async shutdown(domain, options) {
       assertOptions(options, KNOWN_OPTIONS.shutdownDomain, 'shutdown');
       await running(domain);
-      await runtime.shutdown(domain.name, options);
+      // The request under the lock, the wait without it (destroy may come meanwhile).
+      const pid = await access.lifecycle(domain.name, 'shutdown', () => runtime.shutdown(domain.name));
+      if (options.waitMs !== undefined)
+        await runtime.waitStopped(domain.name, pid, options.waitMs, options.signal);
     },
 
     async destroy(domain, options) {
       assertOptions(options, ['graceful'], 'destroy');
       await running(domain);
-      await runtime.destroy(domain.name, options.graceful === true);
+      await access.lifecycle(domain.name, 'destroy', () =>
+        runtime.destroy(domain.name, options.graceful === true),
+      );
     },
 
     async suspend(domain) {
       await running(domain);
-      await runtime.suspend(domain.name);
+      await access.lifecycle(domain.name, 'suspend', () => runtime.suspend(domain.name));
     },
 
     async resume(domain) {
       await running(domain);
-      await runtime.resume(domain.name);
+      await access.lifecycle(domain.name, 'resume', () => runtime.resume(domain.name));
     },
 
     async undefine(domain, options) {

@@ -276,15 +276,26 @@ export class QemuRuntime {
     this.#finish(live);
   }
 
-  /**
-   * `virDomainShutdown`: sends the ACPI power button (`system_powerdown`) and returns; with
-   * `waitMs`, waits for this QEMU to be gone (its STOPPED reported) first.
-   */
-  async shutdown(name: string, options: { waitMs?: number; signal?: AbortSignal }): Promise<void> {
+  /** `virDomainShutdown`: sends the ACPI power button (`system_powerdown`); returns the QEMU's pid. */
+  async shutdown(name: string): Promise<number> {
     const live = await this.#require(name);
     await this.#command(live, 'system_powerdown');
-    const { waitMs, signal } = options;
-    if (waitMs === undefined) return;
+    return live.status.pid;
+  }
+
+  /**
+   * `shutdown`'s `waitMs`: waits for the QEMU `pid` of `name` to be gone (its STOPPED reported).
+   *
+   * @throws `OPERATION_TIMEOUT` when it still runs after `waitMs`, `OPERATION_ABORTED` on `signal`.
+   */
+  async waitStopped(
+    name: string,
+    pid: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const live = await this.#find(name);
+    if (live === undefined || live.status.pid !== pid) return;
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (live.finished) return;

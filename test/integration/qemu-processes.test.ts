@@ -291,6 +291,84 @@ describe.runIf(QEMU !== undefined)('qemu driver: running domains (guest-less, TC
     }
   });
 
+  /** Pids of the QEMUs whose command line names `root`'s run directory of `name`. */
+  const qemusOf = (name: string): number[] =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(
+            join(world.root, 'run', name, 'qmp.sock'),
+          );
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+
+  /** Two child processes run `mode` at the same instant; their outcomes, sorted ok first. */
+  const raceChildren = async (mode: string, name: string, xml = ''): Promise<Record<string, unknown>[]> => {
+    const goAt = String(Date.now() + 5000);
+    const run = () =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', CHILD, world.uri, mode, name, goAt, xml], {
+          cwd: REPO,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) => {
+          for (const pid of qemusOf(name)) pids.add(pid);
+          if (code !== 0) reject(new Error(`child exited ${code}: ${out}`));
+          else resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>);
+        });
+      });
+    const outcomes = await Promise.all([run(), run()]);
+    return outcomes.sort((a, b) => (a['ok'] === true ? -1 : b['ok'] === true ? 1 : 0));
+  };
+
+  it('two processes racing start(): one QEMU, the other OPERATION_INVALID "domain is already running"', async () => {
+    const conn = await connection();
+    const dom = await conn.defineDomain(guestXml('race1'));
+    const xmlBefore = await dom.getXml({ inactive: true });
+    const outcomes = await raceChildren('race-start', 'race1');
+    for (const pid of qemusOf('race1')) pids.add(pid);
+    expect(outcomes).toEqual([
+      { ok: true },
+      { code: 'OPERATION_INVALID', message: 'domain is already running' },
+    ]);
+    expect(qemusOf('race1')).toHaveLength(1);
+    expect(recordPid('race1')).toBe(qemusOf('race1')[0]);
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+    expect(await dom.getXml({ inactive: true })).toBe(xmlBefore);
+    expect((await conn.listDomains()).map((d) => d.name)).toEqual(['race1']);
+    await dom.destroy();
+    expect(qemusOf('race1')).toEqual([]);
+  });
+
+  it('two processes racing createDomain() of one transient domain: one QEMU, the other "already active"', async () => {
+    const conn = await connection();
+    // one uuid for both (without it each would get its own: "already exists with uuid …")
+    const xml = guestXml('race2').replace(
+      '</name>',
+      '</name><uuid>5a1e0c2d-7b44-4f0e-9d1a-3c2b1a0f9e8d</uuid>',
+    );
+    const outcomes = await raceChildren('race-create', 'race2', xml);
+    for (const pid of qemusOf('race2')) pids.add(pid);
+    expect(outcomes).toEqual([
+      { ok: true },
+      { code: 'OPERATION_INVALID', message: "domain 'race2' is already active" },
+    ]);
+    expect(qemusOf('race2')).toHaveLength(1);
+    const dom = await conn.lookupDomainByName('race2');
+    expect(await dom.isPersistent()).toBe(false);
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'BOOTED' });
+    await dom.destroy();
+    expect(qemusOf('race2')).toEqual([]);
+    expect(await codeOf(conn.lookupDomainByName('race2'))).toBe('NO_DOMAIN');
+  });
+
   it('a new connection notices a QEMU that died while nobody was attached', async () => {
     let conn = await connection();
     const dom0 = await conn.defineDomain(guestXml('d1'));
