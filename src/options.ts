@@ -498,7 +498,8 @@ const DURATION_OPTIONS: readonly string[] = ['waitMs'];
 /**
  * Checks an options object the way libvirt's `virCheckFlags` checks a flag word: every key
  * must be one of `allowed`, flags must be booleans, `signal` an AbortSignal, `onProgress`
- * a function and a duration (`waitMs`) a finite number >= 0. Drivers call it with the subset they implement.
+ * a function and a duration (`waitMs`) a finite number, at least 0. Drivers call it with the
+ * subset they implement.
  *
  * @throws `INVALID_ARG` "unsupported flags (…) in function …" for an unknown key, or
  * "invalid value for option '…'" for a value of the wrong type.
