@@ -24,32 +24,30 @@
  *
  * Run: `npx tsx bench/qemu-live.bench.ts [--runs=15] [--no-libvirt]`
  */
-import {
-  execFile,
-  execFileSync,
-  spawn,
-  type ChildProcess,
-  type ChildProcessWithoutNullStreams,
-} from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, isVirtError, type Connection, type Domain } from 'virtkit';
 import { rerunOnBuiltPackage } from './built-package.js';
+import {
+  alive,
+  openLibvirt,
+  stopLibvirtd,
+  type Libvirt,
+  type LibvirtWorker,
+  type WorkerAnswer,
+} from './libvirt.js';
 
 const RUNS = Number(
   /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 15,
 );
 const WITH_LIBVIRT = !process.argv.includes('--no-libvirt');
 const WARMUP = 2;
-const LIBVIRT_URI = 'qemu:///system';
-const SYSTEM_PYTHON = '/usr/bin/python3';
 const PY_WORKER = fileURLToPath(new URL('./qemu-live-libvirt.py', import.meta.url));
-const START_LIBVIRTD = fileURLToPath(new URL('../../shared/tools/start-libvirtd.sh', import.meta.url));
 const DOMAIN_PREFIX = 'virtkit-bench-';
 const RAW_RETRY_MS = 5;
 const RAW_TIMEOUT_MS = 10_000;
@@ -113,15 +111,6 @@ function newDir(): string {
   const dir = mkdtempSync(join(tmpdir(), DOMAIN_PREFIX));
   tempDirs.push(dir);
   return dir;
-}
-
-/** Whether a process exists and is not a zombie (PID 1 here reaps orphans late). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 function killLeftovers(): string[] {
@@ -341,139 +330,30 @@ async function rawCycle(raw: RawSide): Promise<Record<Measure, number>> {
 
 // ---------------------------------------------------------------- libvirt
 
-interface WorkerAnswer {
-  ok: boolean;
-  error?: string;
+interface LiveAnswer extends WorkerAnswer {
   ns?: number;
   pid?: number | null;
-  library?: string;
-  hypervisor?: string;
 }
 
-/** bench/qemu-live-libvirt.py: one JSON request per line, one answer per line. */
-class LibvirtWorker {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #waiting: ((answer: WorkerAnswer) => void)[] = [];
-  #stderr = '';
-  #gone: string | undefined;
-
-  constructor() {
-    this.#child = spawn(SYSTEM_PYTHON, [PY_WORKER, LIBVIRT_URI], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
-    this.#child.on('error', (err) => this.#fail(err.message));
-    this.#child.stdin.on('error', (err) => this.#fail(err.message));
-    this.#child.on('exit', (code) => this.#fail(`worker exited with ${code ?? 'a signal'}`));
-    createInterface({ input: this.#child.stdout }).on('line', (line) =>
-      this.#waiting.shift()?.(JSON.parse(line) as WorkerAnswer),
-    );
-  }
-
-  #fail(why: string): void {
-    this.#gone ??= `${why}${this.#stderr === '' ? '' : `: ${this.#stderr.trim()}`}`;
-    for (const resolve of this.#waiting.splice(0)) resolve({ ok: false, error: this.#gone });
-  }
-
-  request(message: Record<string, unknown>): Promise<WorkerAnswer> {
-    return new Promise((resolve) => {
-      if (this.#gone !== undefined) return resolve({ ok: false, error: this.#gone });
-      this.#waiting.push(resolve);
-      this.#child.stdin.write(`${JSON.stringify(message)}\n`);
-    });
-  }
-
-  /** Sends a request and returns its answer. @throws Error with libvirt's error. */
-  async must(message: Record<string, unknown>): Promise<WorkerAnswer> {
-    const answer = await this.request(message);
-    if (!answer.ok) throw new Error(answer.error ?? 'unknown error');
-    return answer;
-  }
-
-  async close(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.stdin.end();
-    await exited;
-  }
-}
-
-interface Libvirt {
-  readonly worker: LibvirtWorker;
-  readonly banner: string;
-  /** The subreaper wrapping libvirtd when this run started it. */
-  readonly startedPid: number | undefined;
-}
-
-/** Runs a command; `out` is its stdout and stderr (or the failure) on one line. */
-function run(
-  file: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<{ ok: boolean; stdout: string; out: string }> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
-      const out = `${stdout}\n${stderr}`.trim() || (err?.message ?? '');
-      resolve({ ok: err === null, stdout, out: out.replace(/\s*\n\s*/g, ' ') });
-    });
-  });
-}
-
-/** libvirtd on qemu:///system, the python worker and the defined domain, or why the column is missing. */
-async function setUpLibvirt(): Promise<Libvirt | string> {
-  let startedPid: number | undefined;
-  let how = 'libvirtd was already running';
-  const probe = await run('virsh', ['-c', LIBVIRT_URI, 'version'], 10_000);
-  if (!probe.ok) {
-    if (process.getuid?.() !== 0) return `libvirtd is not running and starting it needs root (${probe.out})`;
-    if (!existsSync(START_LIBVIRTD)) return `libvirtd is not running and ${START_LIBVIRTD} is missing`;
-    const t = performance.now();
-    const started = await run(START_LIBVIRTD, [], 60_000);
-    if (!started.ok) return `libvirtd is not running and ${START_LIBVIRTD} failed: ${started.out}`;
-    startedPid = Number(started.stdout.trim().split('\n').at(-1));
-    how =
-      `libvirtd was not running: started it with ${START_LIBVIRTD} (subreaper pid ${startedPid}, ` +
-      `${((performance.now() - t) / 1000).toFixed(1)} s); it is stopped at the end`;
-  }
-  const worker = new LibvirtWorker();
-  const fail = async (what: string) => {
-    await worker.close();
-    const stopped = await stopLibvirtd(startedPid);
-    return `${what}${stopped === undefined ? '' : ` (${stopped})`}`;
-  };
-  const hello = await worker.request({ cmd: 'hello' });
-  if (!hello.ok)
-    return fail(`python3-libvirt worker (${SYSTEM_PYTHON}) failed: ${hello.error ?? 'no answer'}`);
-  const defined = await worker.request({
+/** libvirtd, the python worker and the defined domain, or why the libvirt column is missing. */
+async function setUpLibvirt(): Promise<Libvirt<LiveAnswer> | string> {
+  const libvirt = await openLibvirt<LiveAnswer>(PY_WORKER);
+  if (typeof libvirt === 'string') return libvirt;
+  const defined = await libvirt.worker.request({
     cmd: 'define',
     xml: domainXml(`${DOMAIN_PREFIX}${process.pid}`, newImage(newDir())),
   });
-  if (!defined.ok) return fail(`libvirt refused the domain: ${defined.error ?? 'no answer'}`);
-  const banner =
-    `libvirt ${hello.library ?? '?'} (${LIBVIRT_URI}, ${hello.hypervisor ?? '?'}) through python3-libvirt; ` +
-    how;
-  return { worker, banner, startedPid };
+  if (!defined.ok) return libvirt.fail(`libvirt refused the domain: ${defined.error ?? 'no answer'}`);
+  return libvirt;
 }
 
-/** Stops the libvirtd this run started (SIGTERM to its subreaper, which forwards it). */
-async function stopLibvirtd(pid: number | undefined): Promise<string | undefined> {
-  if (pid === undefined || !Number.isInteger(pid)) return undefined;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return `libvirtd (subreaper pid ${pid}) had already exited`;
-  }
-  for (let i = 0; i < 1000 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
-  return alive(pid)
-    ? `libvirtd (subreaper pid ${pid}) did not stop within 10 s`
-    : `libvirtd stopped (subreaper pid ${pid})`;
-}
-
-async function libvirtStart(worker: LibvirtWorker, paused: boolean): Promise<number> {
+async function libvirtStart(worker: LibvirtWorker<LiveAnswer>, paused: boolean): Promise<number> {
   const answer = await worker.must({ cmd: 'start', paused });
   if (typeof answer.pid === 'number') qemuPids.add(answer.pid);
   return (answer.ns ?? NaN) / 1e6;
 }
 
-async function libvirtCycle(worker: LibvirtWorker): Promise<Record<Measure, number>> {
+async function libvirtCycle(worker: LibvirtWorker<LiveAnswer>): Promise<Record<Measure, number>> {
   const ready = await libvirtStart(worker, true);
   await worker.must({ cmd: 'destroy' });
   const running = await libvirtStart(worker, false);

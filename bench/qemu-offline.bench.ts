@@ -23,15 +23,15 @@
  *
  * Run: `npx tsx bench/qemu-offline.bench.ts [--runs=15] [--no-libvirt]`
  */
-import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, isVirtError, type Domain } from 'virtkit';
 import { rerunOnBuiltPackage } from './built-package.js';
+import { openLibvirt, stopLibvirtd, type Libvirt, type LibvirtWorker, type WorkerAnswer } from './libvirt.js';
 
 const RUNS = Number(
   /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 15,
@@ -39,10 +39,7 @@ const RUNS = Number(
 const WITH_LIBVIRT = !process.argv.includes('--no-libvirt');
 const WARMUP = 2;
 const QEMU_IMG = 'qemu-img';
-const LIBVIRT_URI = 'qemu:///system';
-const SYSTEM_PYTHON = '/usr/bin/python3';
 const PY_WORKER = fileURLToPath(new URL('./qemu-offline-libvirt.py', import.meta.url));
-const START_LIBVIRTD = fileURLToPath(new URL('../../shared/tools/start-libvirtd.sh', import.meta.url));
 const DOMAIN_PREFIX = 'virtkit-bench-';
 
 /** ../shared/tools/libvirt-tiny-domain.xml: what libvirt needs to define (and, for block jobs, start) it. */
@@ -374,132 +371,16 @@ async function replay(commands: readonly Argv[], from: string, to: string): Prom
 
 // ---------------------------------------------------------------- libvirt
 
-interface WorkerAnswer {
-  ok: boolean;
-  error?: string;
+interface OfflineAnswer extends WorkerAnswer {
   ns?: number;
   sources?: string[];
-  library?: string;
-  hypervisor?: string;
 }
 
-/** bench/qemu-offline-libvirt.py: one JSON request per line, one answer per line. */
-class LibvirtWorker {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #waiting: ((answer: WorkerAnswer) => void)[] = [];
-  #stderr = '';
-  #gone: string | undefined;
-
-  constructor() {
-    this.#child = spawn(SYSTEM_PYTHON, [PY_WORKER, LIBVIRT_URI], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
-    this.#child.on('error', (err) => this.#fail(err.message));
-    this.#child.stdin.on('error', (err) => this.#fail(err.message));
-    this.#child.on('exit', (code) => this.#fail(`worker exited with ${code ?? 'a signal'}`));
-    createInterface({ input: this.#child.stdout }).on('line', (line) =>
-      this.#waiting.shift()?.(JSON.parse(line) as WorkerAnswer),
-    );
-  }
-
-  #fail(why: string): void {
-    this.#gone ??= `${why}${this.#stderr === '' ? '' : `: ${this.#stderr.trim()}`}`;
-    for (const resolve of this.#waiting.splice(0)) resolve({ ok: false, error: this.#gone });
-  }
-
-  request(message: Record<string, unknown>): Promise<WorkerAnswer> {
-    return new Promise((resolve) => {
-      if (this.#gone !== undefined) return resolve({ ok: false, error: this.#gone });
-      this.#waiting.push(resolve);
-      this.#child.stdin.write(`${JSON.stringify(message)}\n`);
-    });
-  }
-
-  /** Sends a request and returns its answer. @throws Refusal with libvirt's error. */
-  async must(message: Record<string, unknown>): Promise<WorkerAnswer> {
-    const answer = await this.request(message);
-    if (!answer.ok) throw new Refusal(answer.error ?? 'unknown error');
-    return answer;
-  }
-
-  async close(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.stdin.end();
-    await exited;
-  }
-}
-
-interface Libvirt {
-  readonly worker: LibvirtWorker;
-  readonly banner: string;
-  /** The subreaper wrapping libvirtd when this run started it. */
-  readonly startedPid: number | undefined;
-}
-
-/** Runs a command; `out` is its stdout and stderr (or the failure) on one line. */
-function run(
-  file: string,
-  args: Argv,
-  timeoutMs: number,
-): Promise<{ ok: boolean; stdout: string; out: string }> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
-      const out = `${stdout}\n${stderr}`.trim() || (err?.message ?? '');
-      resolve({ ok: err === null, stdout, out: out.replace(/\s*\n\s*/g, ' ') });
-    });
-  });
-}
+type LibvirtWorkerOf = LibvirtWorker<OfflineAnswer>;
 
 /** libvirtd on qemu:///system and the python worker, or why the libvirt column is missing. */
-async function setUpLibvirt(): Promise<Libvirt | string> {
-  let startedPid: number | undefined;
-  let how = 'libvirtd was already running';
-  const probe = await run('virsh', ['-c', LIBVIRT_URI, 'version'], 10_000);
-  if (!probe.ok) {
-    if (process.getuid?.() !== 0) return `libvirtd is not running and starting it needs root (${probe.out})`;
-    if (!existsSync(START_LIBVIRTD)) return `libvirtd is not running and ${START_LIBVIRTD} is missing`;
-    const t = performance.now();
-    const started = await run(START_LIBVIRTD, [], 60_000);
-    if (!started.ok) return `libvirtd is not running and ${START_LIBVIRTD} failed: ${started.out}`;
-    startedPid = Number(started.stdout.trim().split('\n').at(-1));
-    how =
-      `libvirtd was not running: started it with ${START_LIBVIRTD} (subreaper pid ${startedPid}, ` +
-      `${((performance.now() - t) / 1000).toFixed(1)} s); it is stopped at the end`;
-  }
-  const worker = new LibvirtWorker();
-  const hello = await worker.request({ cmd: 'hello' });
-  if (!hello.ok) {
-    await worker.close();
-    const stopped = await stopLibvirtd(startedPid);
-    return `python3-libvirt worker (${SYSTEM_PYTHON}) failed: ${hello.error ?? 'no answer'}${stopped === undefined ? '' : ` (${stopped})`}`;
-  }
-  const banner =
-    `libvirt ${hello.library ?? '?'} (${LIBVIRT_URI}, ${hello.hypervisor ?? '?'}) through python3-libvirt; ` +
-    how;
-  return { worker, banner, startedPid };
-}
-
-/** Stops the libvirtd this run started (SIGTERM to its subreaper, which forwards it). */
-async function stopLibvirtd(pid: number | undefined): Promise<string | undefined> {
-  if (pid === undefined || !Number.isInteger(pid)) return undefined;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return `libvirtd (subreaper pid ${pid}) had already exited`;
-  }
-  for (let i = 0; i < 1000 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
-  return alive(pid)
-    ? `libvirtd (subreaper pid ${pid}) did not stop within 10 s`
-    : `libvirtd stopped (subreaper pid ${pid})`;
-}
-
-/** Whether a process exists and is not a zombie (PID 1 here reaps orphans late). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
+function setUpLibvirt(): Promise<Libvirt<OfflineAnswer> | string> {
+  return openLibvirt<OfflineAnswer>(PY_WORKER, (message) => new Refusal(message));
 }
 
 let libvirtWorlds = 0;
@@ -508,7 +389,7 @@ let libvirtWorlds = 0;
  * A libvirt-defined domain on a fresh world in the operation's start state.
  * @throws Refusal when libvirt refuses a preparation step.
  */
-async function preparedLibvirt(worker: LibvirtWorker, op: Op) {
+async function preparedLibvirt(worker: LibvirtWorkerOf, op: Op) {
   const world = newWorld();
   const dispose = async () => {
     await worker.request({ cmd: 'undefine' });
