@@ -102,14 +102,24 @@ export function hostRegularFileOf(domain: DomainDef): (path: string) => boolean 
       return statSync(path).isFile();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-      const disk = domain.disks.find((d) => d.source === path)?.target ?? '?';
-      throw new VirtError(
-        'SYSTEM_ERROR',
-        `unable to stat image of disk '${disk}': '${path}': No such file or directory`,
-        { cause: err, driver: 'qemu', details: { disk, path } },
-      );
+      throw imageStatError(domain.disks.find((d) => d.source === path)?.target ?? '?', path, err);
     }
   };
+}
+
+/**
+ * `SYSTEM_ERROR` for a disk image that cannot be stat'ed, naming the disk and the path.
+ *
+ * @internal
+ */
+export function imageStatError(disk: string, path: string, cause: unknown): VirtError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'No such file or directory' : (cause as Error).message;
+  return new VirtError('SYSTEM_ERROR', `unable to stat image of disk '${disk}': '${path}': ${why}`, {
+    cause,
+    driver: 'qemu',
+    details: { disk, path },
+  });
 }
 
 function checkDisk(disk: DomainDiskDef): void {

@@ -3,7 +3,7 @@ import { access, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { VirtError, type DomainDef, type DomainDiskDef, type SnapshotDef } from 'virtkit';
 import type { QemuContext } from './access.js';
-import { diskFormat } from './domain-config.js';
+import { diskFormat, imageStatError } from './domain-config.js';
 import type { ImageInfo } from './qemu-img.js';
 
 /**
@@ -94,13 +94,7 @@ export async function assertImagePresent(path: string, disk: string): Promise<vo
   try {
     await stat(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : (err as Error).message;
-    throw new VirtError('SYSTEM_ERROR', `unable to stat image of disk '${disk}': '${path}': ${why}`, {
-      cause: err,
-      driver: 'qemu',
-      details: { disk, path },
-    });
+    throw imageStatError(disk, path, err);
   }
 }
 
